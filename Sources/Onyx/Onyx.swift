@@ -1,0 +1,5 @@
+// The Onyx library: re-exports the public modules.
+@_exported import OnyxTensor
+@_exported import OnyxEngine
+@_exported import OnyxONNX
+@_exported import OnyxKernels

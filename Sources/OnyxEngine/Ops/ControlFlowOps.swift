@@ -1,0 +1,6 @@
+import OnyxTensor
+
+enum ControlFlowOps {
+    static func register(_ t: inout OperatorTable) {
+    }
+}

@@ -1,0 +1,6 @@
+import OnyxTensor
+
+enum MLOps {
+    static func register(_ t: inout OperatorTable) {
+    }
+}

@@ -1,0 +1,6 @@
+import OnyxTensor
+
+enum NNOps {
+    static func register(_ t: inout OperatorTable) {
+    }
+}

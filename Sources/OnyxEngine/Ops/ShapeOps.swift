@@ -1,0 +1,6 @@
+import OnyxTensor
+
+enum ShapeOps {
+    static func register(_ t: inout OperatorTable) {
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import OnyxTensor
+import OnyxKernels
+
+/// How much the graph optimizer may rewrite a model (mirrors ONNX Runtime's levels).
+public enum OptimizationLevel: String, Sendable, CaseIterable {
+    case none, basic, extended, all
+}
+
+/// Options for an `InferenceSession`.
+public struct SessionOptions: Sendable {
+    /// Intra-op threads (default: all available cores).
+    public var threads: Int
+    public var optimizationLevel: OptimizationLevel
+    /// Log each node as it is compiled (to standard error).
+    public var verbose: Bool
+    public init(threads: Int = ThreadPool.availableCores, optimizationLevel: OptimizationLevel = .all, verbose: Bool = false) {
+        self.threads = threads; self.optimizationLevel = optimizationLevel; self.verbose = verbose
+    }
+}
+
+/// Runs a model. Compilation happens once in `init`; `run` may be called from many tasks at once.
+public final class InferenceSession: Sendable {
+    public let model: Model
+    public let options: SessionOptions
+    /// What a caller feeds (graph inputs that are not initializers).
+    public let inputs: [ValueInfo]
+    public let outputs: [ValueInfo]
+    let compiled: CompiledGraph
+    let pool: ThreadPool
+
+    public init(model: Model, options: SessionOptions = SessionOptions()) throws {
+        self.model = model
+        self.options = options
+        self.inputs = model.graph.feedableInputs
+        self.outputs = model.graph.outputs
+        self.pool = .shared
+        var opsets = model.opsets
+        if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
+        let graph = try FunctionInliner.inline(model.graph, functions: model.functions)
+        let optimized = try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        self.compiled = try GraphCompiler(opsets: opsets).compile(optimized)
+    }
+
+    /// Runs the model on tensors. Returns the requested outputs (all when `outputNames` is nil).
+    public func run(_ feeds: [String: Tensor], outputNames: [String]? = nil) throws -> [String: Tensor] {
+        let vals = try runValues(feeds.mapValues { .tensor($0) }, outputNames: outputNames)
+        var out: [String: Tensor] = [:]
+        for (k, v) in vals {
+            guard let t = v.tensor else { throw OnyxError.runtime("output '\(k)' is \(v.kindName), not a tensor") }
+            out[k] = t
+        }
+        return out
+    }
+
+    /// Runs the model on tensors and returns outputs in graph order.
+    public func runOrdered(_ feeds: [String: Tensor]) throws -> [Value] {
+        try compiled.run(inputs: try bind(feeds.mapValues { .tensor($0) }), context: RunContext(threads: options.threads, pool: pool))
+    }
+
+    /// Runs the model on any values (tensors, sequences, optionals, maps).
+    public func runValues(_ feeds: [String: Value], outputNames: [String]? = nil) throws -> [String: Value] {
+        let wanted = outputNames ?? outputs.map(\.name)
+        for w in wanted where !outputs.contains(where: { $0.name == w }) {
+            throw OnyxError.invalidInput("unknown output '\(w)'; the model's outputs are \(outputs.map(\.name).joined(separator: ", "))")
+        }
+        let res = try compiled.run(inputs: try bind(feeds), context: RunContext(threads: options.threads, pool: pool))
+        var out: [String: Value] = [:]
+        for (i, o) in outputs.enumerated() where wanted.contains(o.name) { out[o.name] = res[i] }
+        return out
+    }
+
+    /// Checks feeds against the model's declared inputs and orders them.
+    func bind(_ feeds: [String: Value]) throws -> [Value?] {
+        for k in feeds.keys where !model.graph.inputs.contains(where: { $0.name == k }) {
+            throw OnyxError.invalidInput("unknown input '\(k)'; the model's inputs are \(inputs.map(\.name).joined(separator: ", "))")
+        }
+        let initNames = Set(model.graph.initializers.map(\.name))
+        var bound: [Value?] = []
+        for inp in model.graph.inputs {
+            guard let v = feeds[inp.name] else {
+                if initNames.contains(inp.name) { bound.append(nil); continue }
+                throw OnyxError.invalidInput("missing input '\(inp.name)' (\(inp.type))")
+            }
+            if case .tensor(let dt, let shape) = inp.type {
+                guard let t = v.tensor else {
+                    throw OnyxError.invalidInput("input '\(inp.name)': expected \(inp.type), got \(v.kindName)")
+                }
+                if t.dtype != dt {
+                    throw OnyxError.invalidInput("input '\(inp.name)': expected dtype \(dt), got \(t.dtype)")
+                }
+                if let shape {
+                    if shape.count != t.rank {
+                        throw OnyxError.invalidInput("input '\(inp.name)': expected rank \(shape.count) (\(inp.type)), got shape \(t.shape)")
+                    }
+                    for (k, d) in shape.enumerated() {
+                        if case .fixed(let n) = d, n != t.shape[k] {
+                            throw OnyxError.invalidInput("input '\(inp.name)': dimension \(k) must be \(n) (\(inp.type)), got shape \(t.shape)")
+                        }
+                    }
+                }
+            }
+            bound.append(v)
+        }
+        return bound
+    }
+}
