@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Onyx",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Onyx", targets: ["Onyx"]),
         .executable(name: "onyx", targets: ["onyx"]),
@@ -11,6 +11,16 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Layer 0: tensors, dtypes, .npy files.
@@ -27,12 +37,30 @@ let package = Package(
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxProto"]),
         // Umbrella library.
         .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
+        // Model server: KServe v2 / Triton HTTP (Hummingbird) and gRPC (grpc-swift 2) APIs, model repository,
+        // dynamic batching, metrics. The gRPC messages are generated from proto/triton/*.proto by scripts/gen-grpc.sh.
+        .target(name: "OnyxServer", dependencies: [
+            "Onyx",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",
+            "OnyxServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "OnyxTests", dependencies: ["Onyx"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "OnyxTests", dependencies: ["Onyx", "OnyxServer"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

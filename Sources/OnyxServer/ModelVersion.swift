@@ -1,0 +1,121 @@
+import Foundation
+import Onyx
+
+/// A protocol-neutral inference request (decoded from HTTP JSON/binary or gRPC).
+struct InferRequest: Sendable {
+    var id: String = ""
+    var inputs: [(name: String, tensor: Tensor)] = []
+    /// Requested output names; empty means all.
+    var outputs: [String] = []
+    /// Per-request timeout (`timeout` parameter), microseconds.
+    var timeoutMicroseconds: Int?
+}
+
+/// A loaded, servable model version.
+final class ModelVersion: Sendable {
+    let name: String
+    let version: Int
+    let config: ModelConfig
+    let session: InferenceSession
+    let stats: ModelStats
+    let scheduler: Scheduler
+    /// Identity of the files it was loaded from (to notice changes when polling).
+    let fingerprint: String
+
+    init(name: String, version: Int, config: ModelConfig, session: InferenceSession, stats: ModelStats, fingerprint: String) {
+        self.name = name; self.version = version; self.config = config; self.session = session; self.stats = stats
+        self.fingerprint = fingerprint
+        self.scheduler = Scheduler(session: session, config: config, stats: stats)
+    }
+
+    /// Metadata shape of a config tensor: with batching, a leading -1.
+    func metadataShape(_ t: TensorConfig) -> [Int] { config.maxBatchSize > 0 ? [-1] + t.dims : t.dims }
+
+    var metadataJSON: JSON {
+        func t(_ c: TensorConfig) -> JSON {
+            .object([("name", .string(c.name)), ("datatype", .string(V2DataType.name(c.dataType))),
+                     ("shape", .array(metadataShape(c).map { .int($0) }))])
+        }
+        return .object([
+            ("name", .string(name)), ("versions", .array([.string(String(version))])),
+            ("platform", .string(config.platform)),
+            ("inputs", .array(config.inputs.map(t))), ("outputs", .array(config.outputs.map(t))),
+        ])
+    }
+
+    /// Checks a request against the config: names, datatypes, shapes, batch size.
+    func validate(_ r: InferRequest) throws -> Int {
+        var batch: Int? = nil
+        var seen = Set<String>()
+        for (name, t) in r.inputs {
+            guard let c = config.inputs.first(where: { $0.name == name }) else {
+                throw ServeError.bad("unknown input '\(name)' for model '\(self.name)'; its inputs are \(config.inputs.map(\.name).joined(separator: ", "))")
+            }
+            guard seen.insert(name).inserted else { throw ServeError.bad("input '\(name)' is given twice") }
+            guard t.dtype == c.dataType else {
+                throw ServeError.bad("input '\(name)': expected datatype \(V2DataType.name(c.dataType)), got \(V2DataType.name(t.dtype))")
+            }
+            let expected = metadataShape(c)
+            let ok = t.rank == expected.count && zip(t.shape, expected).allSatisfy { $1 == -1 || $0 == $1 }
+            guard ok else { throw ServeError.bad("input '\(name)': expected shape \(expected), got \(t.shape)") }
+            if config.maxBatchSize > 0 {
+                let b = t.shape[0]
+                guard b >= 1, b <= config.maxBatchSize else {
+                    throw ServeError.bad("input '\(name)': batch size \(b) must be between 1 and max_batch_size \(config.maxBatchSize)")
+                }
+                if let batch, batch != b { throw ServeError.bad("inputs have different batch sizes (\(batch) and \(b))") }
+                batch = b
+            }
+        }
+        for c in config.inputs where !seen.contains(c.name) {
+            throw ServeError.bad("missing input '\(c.name)' (\(V2DataType.name(c.dataType)) \(metadataShape(c))) for model '\(name)'")
+        }
+        var outs = Set<String>()
+        for o in r.outputs {
+            guard config.outputs.contains(where: { $0.name == o }) else {
+                throw ServeError.bad("unknown output '\(o)' for model '\(name)'; its outputs are \(config.outputs.map(\.name).joined(separator: ", "))")
+            }
+            guard outs.insert(o).inserted else { throw ServeError.bad("output '\(o)' is requested twice") }
+        }
+        return batch ?? 1
+    }
+
+    /// Validates, queues and runs a request; returns the outputs in the requested (or model) order.
+    func infer(_ r: InferRequest) async throws -> [(name: String, tensor: Tensor)] {
+        let start = nowNs()
+        stats.mInFlight.increment()
+        defer { stats.mInFlight.decrement() }
+        do {
+            let batch = try validate(r)
+            let outNames = r.outputs.isEmpty ? config.outputs.map(\.name) : r.outputs
+            // Requests batch together only when every non-batch dimension and the requested outputs agree.
+            var key = ""
+            if config.maxBatchSize > 0 {
+                for (n, t) in r.inputs.sorted(by: { $0.name < $1.name }) { key += "\(n):\(t.shape.dropFirst());" }
+                key += outNames.sorted().joined(separator: ",")
+            }
+            let timeout = r.timeoutMicroseconds ?? (config.dynamicBatching?.defaultTimeoutMicroseconds).flatMap { $0 > 0 ? $0 : nil }
+            let deadline = timeout.map { start &+ UInt64(max($0, 0)) &* 1000 }
+            let item = PendingInference(inputs: Dictionary(r.inputs.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
+                                        outputNames: outNames, batchSize: batch, key: key, deadline: deadline)
+            let timer: Task<Void, Never>? = timeout.map { us in
+                Task { [scheduler] in
+                    try? await Task.sleep(nanoseconds: UInt64(max(us, 0)) &* 1000)
+                    scheduler.expire(item)
+                }
+            }
+            defer { timer?.cancel() }
+            let outcome = try await scheduler.infer(item)
+            var out: [(String, Tensor)] = []
+            for n in outNames {
+                guard let t = outcome.outputs[n] else { throw ServeError(.internalError, "the model produced no output '\(n)'") }
+                out.append((n, t))
+            }
+            stats.requestDone(success: true, totalNs: nowNs() &- start, queueNs: outcome.queueNs)
+            return out
+        } catch {
+            stats.requestDone(success: false, totalNs: nowNs() &- start, queueNs: 0)
+            throw Scheduler.mapError(error)
+        }
+    }
+}
