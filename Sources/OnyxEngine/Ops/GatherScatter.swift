@@ -247,7 +247,7 @@ struct TensorScatterOp: TensorKernel {
         for p in 0..<prefix {
             let b = p / max(perBatch, 1)
             for s in 0..<len {
-                var pos = wi[b] + s
+                var pos = wi[b] &+ s
                 if circular { pos = ((pos % maxLen) + maxLen) % maxLen }
                 guard pos >= 0, pos < maxLen else { throw KernelError("write index \(pos) out of range \(maxLen)") }
                 dst.append((p * maxLen + pos) * inner)

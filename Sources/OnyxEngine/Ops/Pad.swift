@@ -104,6 +104,7 @@ struct PadOp: TensorKernel {
             pads = full
         }
         guard pads.count == 2 * r else { throw KernelError("pads must have \(2 * r) entries, got \(pads.count)") }
+        guard pads.allSatisfy({ abs($0) < (1 << 40) }) else { throw KernelError("pads \(pads) are too large") }
         var maps: [[Int]] = []
         for a in 0..<r {
             let n = x.shape[a] + pads[a] + pads[a + r]

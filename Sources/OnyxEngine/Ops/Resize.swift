@@ -117,7 +117,11 @@ struct ResizeOp: TensorKernel {
             if keepAspect != "stretch" {
                 let sel = ax.map { scales[$0] }
                 let s = (keepAspect == "not_larger" ? sel.min() : sel.max()) ?? 1
-                for a in ax { scales[a] = s; outShape[a] = Int(s * Double(x.shape[a]) + 0.5) }
+                for a in ax {
+                    let o = s * Double(x.shape[a]) + 0.5
+                    guard o < Double(1 << 40) else { throw KernelError("output too large") }
+                    scales[a] = s; outShape[a] = Int(o)
+                }
             }
         } else if let sc = scalesIn {
             guard sc.count == ax.count else { throw KernelError("scales must have \(ax.count) entries, got \(sc.count)") }
@@ -214,6 +218,7 @@ struct ResizeOp: TensorKernel {
 
     func resizeAxis(_ data: [Double], shape: [Int], axis: Int, outW: Int, scale: Double, roi: (Double, Double)) throws -> [Double] {
         let inW = shape[axis]
+        if antialias && scale < 1e-4 { throw KernelError("scale \(scale) is too small for antialiasing") }
         let outer = prod(shape, 0..<axis), inner = prod(shape, (axis + 1)..<shape.count)
         var out = [Double](repeating: 0, count: outer * outW * inner)
         if out.isEmpty { return out }

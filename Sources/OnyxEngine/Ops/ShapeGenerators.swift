@@ -45,7 +45,7 @@ struct RangeOp: TensorKernel {
             let a = s.int64Values()[0], b = l.int64Values()[0], st = d.int64Values()[0]
             guard st != 0 else { throw KernelError("delta must not be 0") }
             let span = Double(b) - Double(a)
-            let n = max(Int((span / Double(st)).rounded(.up)), 0)
+            let n = Int(max(0, min((span / Double(st)).rounded(.up), Double(1 << 40))))
             guard n < (1 << 32) else { throw KernelError("range too long") }
             struct V: NumericVisitor {
                 let a: Int64, st: Int64, n: Int
@@ -61,7 +61,7 @@ struct RangeOp: TensorKernel {
         let a = s.doubleValue(at: 0), b = l.doubleValue(at: 0), st = d.doubleValue(at: 0)
         guard st != 0, a.isFinite, b.isFinite, st.isFinite else { throw KernelError("invalid range arguments") }
         let nd = ((b - a) / st).rounded(.up)
-        let n = max(Int(min(nd, Double(1 << 32))), 0)
+        let n = Int(max(0, min(nd, Double(1 << 40))))
         guard n < (1 << 32) else { throw KernelError("range too long") }
         struct V: NumericVisitor {
             let a: Double, st: Double, n: Int
@@ -90,7 +90,9 @@ struct OneHotOp: TensorKernel {
         let r = it.rank + 1
         let a = try normalizeAxis(axis, rank: r)
         let outShape = try checkedShape(Array(it.shape[..<a]) + [depth] + Array(it.shape[a...]))
-        let idx: [Int] = it.dtype.isFloatingPoint ? (0..<it.count).map { Int(it.doubleValue(at: $0)) } : it.intValues()
+        let idx: [Int] = it.dtype.isFloatingPoint
+            ? (0..<it.count).map { let v = it.doubleValue(at: $0); return v.isFinite && abs(v) < 1e15 ? Int(v) : Int.max }
+            : it.intValues()
         let outer = prod(it.shape, 0..<a), inner = prod(it.shape, a..<it.rank)
         let off = try vals.reshaped([2])
         let y = try filled(off, shape: outShape)

@@ -103,7 +103,7 @@ struct SplitOp: TensorKernel {
                 sizes = Array(repeating: dim / n, count: n)
             }
         }
-        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == dim else {
+        guard sizes.allSatisfy({ $0 >= 0 && $0 <= dim }), sizes.reduce(0, +) == dim else {
             throw KernelError("split sizes \(sizes) do not add up to dimension \(dim)")
         }
         let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
@@ -171,13 +171,14 @@ struct SliceOp: TensorKernel {
             let n: Int
             if step > 0 {
                 s = min(max(s, 0), d); e = min(max(e, 0), d)
-                n = e > s ? (e - s + step - 1) / step : 0
+                n = e > s ? (e - s - 1) / step + 1 : 0
             } else {
                 s = min(max(s, 0), d - 1); e = min(max(e, -1), d - 1)
-                n = s > e ? (s - e + (-step) - 1) / (-step) : 0
+                let mag = step == Int.min ? Int.max : -step
+                n = s > e ? (s - e - 1) / mag + 1 : 0
             }
             outShape[a] = n
-            strides[a] = inStrides[a] * step
+            strides[a] = n > 1 ? inStrides[a] * step : 0  // |step| < d when n > 1: no overflow
             if n > 0 { base += s * inStrides[a] }
         }
         let y = Tensor.uninitialized(x.dtype, shape: outShape)
@@ -193,7 +194,11 @@ struct TileOp: TensorKernel {
         guard reps.count == x.rank, reps.allSatisfy({ $0 >= 0 }) else {
             throw KernelError("repeats \(reps) must have one non-negative entry per input dimension \(x.shape)")
         }
-        let outShape = try checkedShape(zip(x.shape, reps).map { $0 * $1 })
+        let outShape = try checkedShape(try zip(x.shape, reps).map { d, k in
+            let (m, o) = d.multipliedReportingOverflow(by: k)
+            guard !o else { throw KernelError("repeats \(reps) overflow") }
+            return m
+        })
         let st = Broadcast.strides(x.shape)
         var viewShape: [Int] = [], viewStrides: [Int] = []
         for i in 0..<x.rank {

@@ -16,7 +16,7 @@ struct BlockRearrangeOp: TensorKernel {
     let block: Int, crd: Bool, toSpace: Bool
     init(_ c: NodeContext, toSpace: Bool) throws {
         block = try c.int("blocksize")
-        guard block > 0 else { throw KernelError("blocksize must be positive") }
+        guard block > 0, block < (1 << 20) else { throw KernelError("blocksize \(block) is invalid") }
         let m = try c.string("mode", "DCR")
         guard m == "DCR" || m == "CRD" else { throw KernelError("unknown mode '\(m)'") }
         crd = m == "CRD"
@@ -64,6 +64,9 @@ struct Col2ImOp: TensorKernel {
         guard dil.count == nd, pad.count == 2 * nd, str.count == nd,
               dil.allSatisfy({ $0 > 0 }), str.allSatisfy({ $0 > 0 }), block.allSatisfy({ $0 > 0 }),
               image.allSatisfy({ $0 >= 0 }) else { throw KernelError("invalid Col2Im attributes") }
+        guard (dil + pad + str + block + image).allSatisfy({ abs($0) < (1 << 24) }) else {
+            throw KernelError("Col2Im attributes or shapes are too large")
+        }
         let kprod = block.reduce(1, *)
         let (n, ck, l) = (x.shape[0], x.shape[1], x.shape[2])
         guard ck % kprod == 0 else { throw KernelError("input channels \(ck) not divisible by block size \(kprod)") }
