@@ -38,7 +38,7 @@ struct GatherOp: TensorKernel {
         let idx = try indexValues(it, "indices")
         let d = x.shape[a]
         let outShape = Array(x.shape[..<a]) + it.shape + Array(x.shape[(a + 1)...])
-        let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
+        let outer = dimProduct(x.shape, 0..<a), inner = dimProduct(x.shape, (a + 1)..<x.rank)
         let y = Tensor.uninitialized(x.dtype, shape: outShape)
         let w = try idx.map { try wrapIndex($0, d) }
         if inner > 0 {
@@ -88,10 +88,10 @@ struct GatherNDOp: TensorKernel {
         for i in 0..<b where x.shape[i] != it.shape[i] { throw KernelError("batch dimensions of data and indices differ") }
         let idx = try indexValues(it, "indices")
         let outShape = Array(it.shape[..<(it.rank - 1)]) + Array(x.shape[(b + k)...])
-        let batches = prod(x.shape, 0..<b)
-        let chunk = prod(x.shape, (b + k)..<x.rank)
-        let perBatch = prod(it.shape, b..<(it.rank - 1))
-        let dataBatch = prod(x.shape, b..<x.rank)
+        let batches = dimProduct(x.shape, 0..<b)
+        let chunk = dimProduct(x.shape, (b + k)..<x.rank)
+        let perBatch = dimProduct(it.shape, b..<(it.rank - 1))
+        let dataBatch = dimProduct(x.shape, b..<x.rank)
         let st = Broadcast.strides(x.shape)
         let y = Tensor.uninitialized(x.dtype, shape: outShape)
         for bi in 0..<batches {
@@ -202,8 +202,8 @@ struct ScatterNDOp: TensorKernel {
         guard u.shape == expected else { throw KernelError("updates shape \(u.shape) must be \(expected)") }
         let idx = try indexValues(it, "indices")
         let st = Broadcast.strides(x.shape)
-        let chunk = prod(x.shape, k..<x.rank)
-        let n = prod(it.shape, 0..<(it.rank - 1))
+        let chunk = dimProduct(x.shape, k..<x.rank)
+        let n = dimProduct(it.shape, 0..<(it.rank - 1))
         var dst = [Int](repeating: 0, count: n)
         for t in 0..<n {
             var off = 0
@@ -240,8 +240,8 @@ struct TensorScatterOp: TensorKernel {
         let wi = try inputs.optional(2).map { try indexValues($0, "write_indices") } ?? Array(repeating: 0, count: batch)
         guard wi.count == batch else { throw KernelError("write_indices must have \(batch) entries") }
         let maxLen = x.shape[a], len = u.shape[a]
-        let inner = prod(x.shape, (a + 1)..<x.rank)
-        let prefix = prod(x.shape, 0..<a), perBatch = prefix / max(batch, 1)
+        let inner = dimProduct(x.shape, (a + 1)..<x.rank)
+        let prefix = dimProduct(x.shape, 0..<a), perBatch = prefix / max(batch, 1)
         var dst: [Int] = []
         dst.reserveCapacity(prefix * len)
         for p in 0..<prefix {

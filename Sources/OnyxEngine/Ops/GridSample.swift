@@ -59,8 +59,8 @@ struct GridSampleOp: TensorKernel {
         let dims = Array(x.shape[2...])
         let outSpatial = Array(grid.shape[1..<(grid.rank - 1)])
         let outShape = [n, c] + outSpatial
-        let xs = try doubleValues(x), gs = try doubleValues(grid)
-        let inSize = prod(dims, 0..<nd), outSize = prod(outSpatial, 0..<outSpatial.count)
+        let xs = try doublesOf(x), gs = try doublesOf(grid)
+        let inSize = dimProduct(dims, 0..<nd), outSize = dimProduct(outSpatial, 0..<outSpatial.count)
         let st = Broadcast.strides(dims)
         var lo = [Double](repeating: 0, count: nd), hi = [Double](repeating: 0, count: nd)
         for i in 0..<nd {
@@ -151,7 +151,7 @@ struct AffineGridOp: TensorKernel {
         let n = size[0]
         let spatial = try checkedShape(Array(size[2...]))
         guard theta.shape == [n, nd, nd + 1] else { throw KernelError("theta must have shape [\(n), \(nd), \(nd + 1)]") }
-        let th = try doubleValues(theta)
+        let th = try doublesOf(theta)
         // Base coordinates per spatial dim (dims in D,H,W order; output components are x, y, z).
         let lin: [[Double]] = spatial.map { d in
             (0..<d).map { i in
@@ -160,7 +160,7 @@ struct AffineGridOp: TensorKernel {
                 return -1 + step / 2 + Double(i) * step
             }
         }
-        let count = prod(spatial, 0..<nd)
+        let count = dimProduct(spatial, 0..<nd)
         var out = [Double](repeating: 0, count: n * count * nd)
         var base = [Double](repeating: 1, count: nd + 1)
         for b in 0..<n {

@@ -13,7 +13,7 @@ extension ShapeOps {
 }
 
 /// Elements of a numeric tensor as Doubles.
-func doubleValues(_ t: Tensor) throws -> [Double] {
+func doublesOf(_ t: Tensor) throws -> [Double] {
     struct V: NumericVisitor {
         let t: Tensor
         func visit<T: NumericElement>(_: T.Type) throws -> [Double] { try t.withBuffer(of: T.self) { $0.map { $0.asDouble } } }
@@ -99,10 +99,10 @@ struct ResizeOp: TensorKernel {
         guard Set(ax).count == ax.count else { throw KernelError("axes \(ax) has duplicates") }
         var scalesIn: [Double]? = nil, sizesIn: [Int]? = nil, roiIn: [Double]? = nil
         if let s = attrScales { scalesIn = s.map { Double($0) } }
-        else if legacy { scalesIn = try doubleValues(try inputs.required(1, "scales")) }
+        else if legacy { scalesIn = try doublesOf(try inputs.required(1, "scales")) }
         else {
-            if let t = inputs.optional(1), t.count > 0 { roiIn = try doubleValues(t) }
-            if let t = inputs.optional(2), t.count > 0 { scalesIn = try doubleValues(t) }
+            if let t = inputs.optional(1), t.count > 0 { roiIn = try doublesOf(t) }
+            if let t = inputs.optional(2), t.count > 0 { scalesIn = try doublesOf(t) }
             if let t = inputs.optional(3), t.count > 0 { sizesIn = try indexValues(t, "sizes") }
         }
         var scales = [Double](repeating: 1, count: r)
@@ -139,7 +139,7 @@ struct ResizeOp: TensorKernel {
             guard ri.count == 2 * ax.count else { throw KernelError("roi must have \(2 * ax.count) entries") }
             for (i, a) in ax.enumerated() { roi[a] = ri[i]; roi[a + r] = ri[i + ax.count] }
         }
-        var data = try doubleValues(x)
+        var data = try doublesOf(x)
         var shape = x.shape
         for a in ax {
             let inW = shape[a], outW = outShape[a]
@@ -219,7 +219,7 @@ struct ResizeOp: TensorKernel {
     func resizeAxis(_ data: [Double], shape: [Int], axis: Int, outW: Int, scale: Double, roi: (Double, Double)) throws -> [Double] {
         let inW = shape[axis]
         if antialias && scale < 1e-4 { throw KernelError("scale \(scale) is too small for antialiasing") }
-        let outer = prod(shape, 0..<axis), inner = prod(shape, (axis + 1)..<shape.count)
+        let outer = dimProduct(shape, 0..<axis), inner = dimProduct(shape, (axis + 1)..<shape.count)
         var out = [Double](repeating: 0, count: outer * outW * inner)
         if out.isEmpty { return out }
         guard inW > 0 else { throw KernelError("cannot resize an empty axis to \(outW)") }

@@ -14,7 +14,7 @@ extension ShapeOps {
 }
 
 /// Fills a fresh tensor of `shape` with copies of `value[0]`.
-func filled(_ value: Tensor, shape: [Int]) throws -> Tensor {
+func filledTensor(_ value: Tensor, shape: [Int]) throws -> Tensor {
     let y = Tensor.uninitialized(value.dtype, shape: shape)
     let n = y.count
     if n == 0 { return y }
@@ -31,7 +31,7 @@ struct ConstantOfShapeOp: TensorKernel {
     }
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
         let shape = try checkedShape(indexValues(try inputs.required(0, "input"), "input"))
-        return [try filled(value, shape: shape)]
+        return [try filledTensor(value, shape: shape)]
     }
 }
 
@@ -93,9 +93,9 @@ struct OneHotOp: TensorKernel {
         let idx: [Int] = it.dtype.isFloatingPoint
             ? (0..<it.count).map { let v = it.doubleValue(at: $0); return v.isFinite && abs(v) < 1e15 ? Int(v) : Int.max }
             : it.intValues()
-        let outer = prod(it.shape, 0..<a), inner = prod(it.shape, a..<it.rank)
+        let outer = dimProduct(it.shape, 0..<a), inner = dimProduct(it.shape, a..<it.rank)
         let off = try vals.reshaped([2])
-        let y = try filled(off, shape: outShape)
+        let y = try filledTensor(off, shape: outShape)
         for o in 0..<outer {
             for i in 0..<inner {
                 var k = idx[o * inner + i]
@@ -146,7 +146,7 @@ struct TriluOp: TensorKernel {
         }
         let rows = x.shape[x.rank - 2], cols = x.shape[x.rank - 1]
         let y = Tensor(zeros: x.dtype, shape: x.shape)
-        let mats = prod(x.shape, 0..<(x.rank - 2))
+        let mats = dimProduct(x.shape, 0..<(x.rank - 2))
         for m in 0..<mats {
             for i in 0..<rows {
                 // Keep j - i >= k (upper) or j - i <= k (lower).

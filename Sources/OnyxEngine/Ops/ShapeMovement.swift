@@ -54,7 +54,7 @@ struct ConcatOp: TensorKernel {
         }
         outShape[a] = total
         let y = Tensor.uninitialized(first.dtype, shape: outShape)
-        let outer = prod(outShape, 0..<a), inner = prod(outShape, (a + 1)..<r)
+        let outer = dimProduct(outShape, 0..<a), inner = dimProduct(outShape, (a + 1)..<r)
         let rowOut = total * inner
         var colOff = 0
         for x in xs {
@@ -106,7 +106,7 @@ struct SplitOp: TensorKernel {
         guard sizes.allSatisfy({ $0 >= 0 && $0 <= dim }), sizes.reduce(0, +) == dim else {
             throw KernelError("split sizes \(sizes) do not add up to dimension \(dim)")
         }
-        let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
+        let outer = dimProduct(x.shape, 0..<a), inner = dimProduct(x.shape, (a + 1)..<x.rank)
         var results: [Tensor] = []
         var off = 0
         for s in sizes {

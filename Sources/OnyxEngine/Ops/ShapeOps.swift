@@ -74,7 +74,7 @@ struct FlattenOp: TensorKernel {
         let r = x.rank
         let a = axis < 0 ? axis + r : axis
         guard a >= 0, a <= r else { throw KernelError("axis \(axis) is out of range for rank \(r)") }
-        return [try x.reshaped([prod(x.shape, 0..<a), prod(x.shape, a..<r)])]
+        return [try x.reshaped([dimProduct(x.shape, 0..<a), dimProduct(x.shape, a..<r)])]
     }
 }
 

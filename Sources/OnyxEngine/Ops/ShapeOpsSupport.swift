@@ -131,7 +131,7 @@ func wrapIndex(_ i: Int, _ dim: Int, _ what: String = "index") throws -> Int {
 
 /// Product of `shape[range]`.
 @inline(__always)
-func prod(_ shape: [Int], _ r: Range<Int>) -> Int {
+func dimProduct(_ shape: [Int], _ r: Range<Int>) -> Int {
     var n = 1
     for i in r { n &*= shape[i] }
     return n

@@ -34,7 +34,7 @@ struct TopKOp: TensorKernel {
         let d = x.shape[a]
         guard k >= 0, k <= d else { throw KernelError("k \(k) is out of range for axis of size \(d)") }
         var outShape = x.shape; outShape[a] = k
-        let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
+        let outer = dimProduct(x.shape, 0..<a), inner = dimProduct(x.shape, (a + 1)..<x.rank)
         struct V: NumericVisitor {
             let x: Tensor, outShape: [Int], outer: Int, inner: Int, d: Int, k: Int, largest: Bool
             func visit<T: NumericElement>(_: T.Type) throws -> [Tensor] {
@@ -78,7 +78,7 @@ struct UniqueOp: TensorKernel {
         if let axis { a = try normalizeAxis(axis, rank: x.rank) } else { x = try x.reshaped([x.count]) }
         guard x.rank > 0 else { throw KernelError("input must have rank >= 1") }
         let d = x.shape[a]
-        let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
+        let outer = dimProduct(x.shape, 0..<a), inner = dimProduct(x.shape, (a + 1)..<x.rank)
         // Slices along the axis compared lexicographically in (outer, inner) order.
         struct V: NumericVisitor {
             let x: Tensor, d: Int, outer: Int, inner: Int, sorted: Bool
@@ -148,7 +148,7 @@ struct CompressOp: TensorKernel {
         guard cond.count <= d else { throw KernelError("condition longer than axis (\(cond.count) > \(d))") }
         let keep = cond.indices.filter { cond[$0] }
         var shape = x.shape; shape[a] = keep.count
-        let outer = prod(x.shape, 0..<a), inner = prod(x.shape, (a + 1)..<x.rank)
+        let outer = dimProduct(x.shape, 0..<a), inner = dimProduct(x.shape, (a + 1)..<x.rank)
         let y = Tensor.uninitialized(x.dtype, shape: shape)
         if inner > 0 {
             for o in 0..<outer {
@@ -175,7 +175,7 @@ struct ReverseSequenceOp: TensorKernel {
         guard x.rank >= 2 else { throw KernelError("input must have rank >= 2") }
         let batch = x.shape[batchAxis], time = x.shape[timeAxis]
         guard lens.count == batch else { throw KernelError("sequence_lens must have \(batch) entries") }
-        let inner = prod(x.shape, 2..<x.rank)
+        let inner = dimProduct(x.shape, 2..<x.rank)
         let st = Broadcast.strides(x.shape)
         let y = Tensor.uninitialized(x.dtype, shape: x.shape)
         for b in 0..<batch {
@@ -203,7 +203,7 @@ struct CumulativeOp: TensorKernel {
         guard at.count == 1 else { throw KernelError("axis must be a scalar") }
         let a = try normalizeAxis(try indexValues(at, "axis")[0], rank: x.rank)
         let d = x.rank == 0 ? 1 : x.shape[a]
-        let outer = x.rank == 0 ? 1 : prod(x.shape, 0..<a), inner = x.rank == 0 ? 1 : prod(x.shape, (a + 1)..<x.rank)
+        let outer = x.rank == 0 ? 1 : dimProduct(x.shape, 0..<a), inner = x.rank == 0 ? 1 : dimProduct(x.shape, (a + 1)..<x.rank)
         struct V: NumericVisitor {
             let x: Tensor, d: Int, outer: Int, inner: Int, exclusive: Bool, reverse: Bool, product: Bool
             func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
