@@ -24,7 +24,7 @@ let package = Package(
         // Generated from proto/onnx/*.proto3 by scripts/gen-proto.sh.
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
-        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxProto"]),
+        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
         // Umbrella library.
         .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
         // The CLI: argument parsing and printing only.
