@@ -91,7 +91,7 @@ struct MatMulIntegerOp: TensorKernel {
         let bzp = try inputs.optional(3).map { try quantVector(quantWidened($0, "b_zero_point"), mm.n, "b_zero_point") }
             ?? Array(repeating: 0, count: mm.n)
         let c = mm.run(try quantWidened(aT, "A"), try quantWidened(bT, "B"), azp: azp, bzp: bzp)
-        return [Tensor(shape: mm.outShape, checkedValues: c)]
+        return [qmTensor(mm.outShape, c)]
     }
 }
 
@@ -258,7 +258,7 @@ struct ConvIntegerOp: TensorKernel {
             try quantSubtractChannelZP(&w, m: wT.shape[0], zp: try quantWidened(zT, "w_zero_point"), "w_zero_point")
         }
         let (y, shape) = try p.conv(x, xT.shape, w, wT.shape)
-        return [Tensor(shape: shape, checkedValues: y)]
+        return [qmTensor(shape, y)]
     }
 }
 

@@ -295,3 +295,13 @@ struct DynamicQuantizeLinearOp: TensorKernel {
         return [out, Tensor(scalar: scale), Tensor(scalar: zp)]
     }
 }
+
+/// A tensor from values whose count matches `shape`. Unlike `Tensor(shape:checkedValues:)`, keeps the
+/// element dtype for empty arrays (an empty `[T]` also casts to `[String]` there).
+func qmTensor<T: TensorElement>(_ shape: [Int], _ values: [T]) -> Tensor {
+    if T.dtype == .string { return Tensor(shape: shape, checkedValues: values) }
+    let t = Tensor.uninitialized(T.dtype, shape: shape)
+    let p = t.mutablePointer(T.self)
+    for i in 0..<min(values.count, t.count) { p[i] = values[i] }
+    return t
+}

@@ -30,7 +30,7 @@ func signalTensor(_ v: [Double], shape: [Int], dtype: DType) throws -> Tensor {
     struct Fill: NumericVisitor {
         let v: [Double], shape: [Int]
         func visit<T: NumericElement>(_: T.Type) throws -> Tensor {
-            Tensor(shape: shape, checkedValues: v.map { T(fromDouble: $0) })
+            qmTensor(shape, v.map { T(fromDouble: $0) })
         }
     }
     return try dispatchNumeric(dtype, Fill(v: v, shape: shape))
