@@ -1,0 +1,7 @@
+import Foundation
+import OnyxTensor
+
+enum ImageDecoderOps {
+    static func register(_ t: inout OperatorTable) {
+    }
+}
