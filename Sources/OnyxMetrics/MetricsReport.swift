@@ -68,7 +68,8 @@ public struct MetricsReport: Sendable {
 
     /// Builds the report from a CSV table.
     /// - `label`: the true label (or regression target) column.
-    /// - `pred`: a predicted label column; if the label column holds non-integral numbers, a regression report.
+    /// - `pred`: a predicted label column; if the label column is numeric and it or the prediction column holds
+    ///   non-integral numbers, a regression report.
     /// - `scores`: score columns, column i scoring the i-th class in sorted order (one column for a binary
     ///   problem: the positive class's probability); the predicted label is the argmax (first on ties).
     /// - `posLabel`: positive class of a binary problem (default: the greater label).
@@ -76,7 +77,7 @@ public struct MetricsReport: Sendable {
         if pred == nil && (scores ?? []).isEmpty { throw MetricsError("give --pred COL or --scores COL1,COL2,...") }
         if table.rows.isEmpty { throw CSVError(file: table.file, line: 0, message: "no data rows") }
         let rawTrue = try table.values(label)
-        if let pred, scores == nil, isRegressionTarget(rawTrue) {
+        if let pred, scores == nil, try isRegression(rawTrue, table.values(pred)) {
             let yt = try table.doubles(label), yp = try table.doubles(pred)
             return regression(yt, yp)
         }
@@ -121,9 +122,16 @@ public struct MetricsReport: Sendable {
         return try binary(yTrue, yp, matrix, classes: classes, pos: pos)
     }
 
-    static func isRegressionTarget(_ raw: [String]) -> Bool {
-        let values = raw.map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        return values.allSatisfy { $0 != nil } && values.contains { ($0 ?? 0).rounded() != ($0 ?? 0) }
+    /// A regression problem: the label column is numeric and the label or prediction column holds a non-integral
+    /// number (scikit-learn's "continuous" target type).
+    static func isRegression(_ label: [String], _ pred: [String]) -> Bool {
+        func numbers(_ raw: [String]) -> [Double]? {
+            let v = raw.map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return v.allSatisfy { $0 != nil } ? v.compactMap { $0 } : nil
+        }
+        guard let t = numbers(label) else { return false }
+        let fractional = { (v: [Double]) in v.contains { $0.rounded() != $0 } }
+        return fractional(t) || (numbers(pred).map(fractional) ?? false)
     }
 
     static func regression(_ yt: [Double], _ yp: [Double]) -> MetricsReport {

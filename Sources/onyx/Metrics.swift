@@ -32,6 +32,7 @@ struct Metrics: ParsableCommand {
         }
         if json {
             print(report.json())
+            for note in report.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         } else {
             print("\(file): \(report.kind.rawValue)")
             print(report.table())
