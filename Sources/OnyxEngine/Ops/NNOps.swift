@@ -7,5 +7,8 @@ enum NNOps {
         MatMulOps.register(&t)
         ConvOps.register(&t)
         PoolOps.register(&t)
+        NormalizationOps.register(&t)
+        SoftmaxOps.register(&t)
+        ReduceOps.register(&t)
     }
 }
