@@ -10,5 +10,8 @@ enum NNOps {
         NormalizationOps.register(&t)
         SoftmaxOps.register(&t)
         ReduceOps.register(&t)
+        LossOps.register(&t)
+        RoiOps.register(&t)
+        NNMiscOps.register(&t)
     }
 }
