@@ -7,5 +7,11 @@ enum NNOps {
         MatMulOps.register(&t)
         ConvOps.register(&t)
         PoolOps.register(&t)
+        NormalizationOps.register(&t)
+        SoftmaxOps.register(&t)
+        ReduceOps.register(&t)
+        LossOps.register(&t)
+        RoiOps.register(&t)
+        NNMiscOps.register(&t)
     }
 }
