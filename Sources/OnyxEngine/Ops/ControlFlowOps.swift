@@ -23,6 +23,10 @@ enum ControlFlowOps {
         t.add("OptionalHasElement", since: 15) { _ in OptionalHasElementOp() }
         t.add("OptionalGetElement", since: 15) { _ in OptionalGetElementOp() }
 
+        t.add("RNN", since: 7) { try RecurrentOp($0, kind: .rnn) }
+        t.add("GRU", since: 7) { try RecurrentOp($0, kind: .gru) }
+        t.add("LSTM", since: 7) { try RecurrentOp($0, kind: .lstm) }
+
         t.add("Attention", since: 23) { try AttentionOp($0) }
     }
 }
