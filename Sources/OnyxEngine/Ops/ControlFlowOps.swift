@@ -28,5 +28,9 @@ enum ControlFlowOps {
         t.add("LSTM", since: 7) { try RecurrentOp($0, kind: .lstm) }
 
         t.add("Attention", since: 23) { try AttentionOp($0) }
+        t.add("RotaryEmbedding", since: 23) { try RotaryEmbeddingOp($0) }
+        t.add("SwiGLU", since: 28) { try SwiGLUOp($0) }
+        t.add("LinearAttention", since: 27) { try LinearAttentionOp($0) }
+        t.add("CausalConvWithState", since: 27) { try CausalConvWithStateOp($0) }
     }
 }
