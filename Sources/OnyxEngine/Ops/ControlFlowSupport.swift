@@ -110,3 +110,108 @@ enum RecurrentActivation: Sendable {
         v >= 0 ? 1 / (1 + Foundation.exp(-v)) : { let e = Foundation.exp(v); return e / (1 + e) }()
     }
 }
+
+/// Axis-wise slicing, concatenation and stacking of tensors of any dtype (Scan, Loop, sequences).
+enum AxisOps {
+    /// `t[..., start..<start+length, ...]` along `axis` (kept). Bounds must be valid (checked, throws).
+    static func slice(_ t: Tensor, axis: Int, start: Int, length: Int) throws -> Tensor {
+        guard axis >= 0, axis < t.rank, start >= 0, length >= 0, start + length <= t.shape[axis] else {
+            throw KernelError("slice \(start)..<\(start + length) on axis \(axis) is out of range for shape \(t.shape)")
+        }
+        var shape = t.shape
+        shape[axis] = length
+        let out = Tensor.uninitialized(t.dtype, shape: shape)
+        let outer = Tensor.count(Array(t.shape[..<axis]))
+        let inner = Tensor.count(Array(t.shape[(axis + 1)...]))
+        let n = t.shape[axis]
+        for o in 0..<outer {
+            copyElements(from: t, at: (o * n + start) * inner, to: out, at: o * length * inner, count: length * inner)
+        }
+        return out
+    }
+
+    /// `t` indexed at `index` along `axis` (the axis removed).
+    static func take(_ t: Tensor, axis: Int, index: Int) throws -> Tensor {
+        let s = try slice(t, axis: axis, start: index, length: 1)
+        var shape = t.shape
+        shape.remove(at: axis)
+        return try s.reshaped(shape)
+    }
+
+    /// Concatenation along `axis`; all items need the same dtype, rank and other dimensions.
+    static func concat(_ items: [Tensor], axis: Int) throws -> Tensor {
+        guard let first = items.first else { throw KernelError("cannot concatenate an empty list of tensors") }
+        guard axis >= 0, axis < first.rank else { throw KernelError("axis \(axis) is out of range for rank \(first.rank)") }
+        var total = 0
+        for t in items {
+            guard t.dtype == first.dtype else { throw KernelError("cannot concatenate \(t.dtype) with \(first.dtype)") }
+            guard t.rank == first.rank else { throw KernelError("cannot concatenate shapes \(t.shape) and \(first.shape)") }
+            for d in 0..<t.rank where d != axis && t.shape[d] != first.shape[d] {
+                throw KernelError("cannot concatenate shapes \(t.shape) and \(first.shape) on axis \(axis)")
+            }
+            total += t.shape[axis]
+        }
+        var shape = first.shape
+        shape[axis] = total
+        let out = Tensor.uninitialized(first.dtype, shape: shape)
+        let outer = Tensor.count(Array(first.shape[..<axis]))
+        let inner = Tensor.count(Array(first.shape[(axis + 1)...]))
+        var dst = 0
+        for o in 0..<outer {
+            for t in items {
+                let chunk = t.shape[axis] * inner
+                copyElements(from: t, at: o * chunk, to: out, at: dst, count: chunk)
+                dst += chunk
+            }
+        }
+        return out
+    }
+
+    /// Stacks same-shaped tensors along a new axis `axis` (0...rank).
+    static func stack(_ items: [Tensor], axis: Int) throws -> Tensor {
+        guard let first = items.first else { throw KernelError("cannot stack an empty list of tensors") }
+        guard axis >= 0, axis <= first.rank else { throw KernelError("axis \(axis) is out of range for rank \(first.rank + 1)") }
+        var expanded: [Tensor] = []
+        expanded.reserveCapacity(items.count)
+        for t in items {
+            guard t.shape == first.shape else { throw KernelError("cannot stack shapes \(t.shape) and \(first.shape)") }
+            var s = t.shape
+            s.insert(1, at: axis)
+            expanded.append(try t.reshaped(s))
+        }
+        return try concat(expanded, axis: axis)
+    }
+}
+
+/// Helpers for kernels that run subgraphs.
+enum SubgraphSupport {
+    /// The implicit (outer-scope) inputs that the executor appends after the node's `explicit` inputs.
+    static func outer(_ inputs: [Value?], explicit: Int) throws -> [Value] {
+        guard inputs.count > explicit else { return [] }
+        var out: [Value] = []
+        out.reserveCapacity(inputs.count - explicit)
+        for (i, v) in inputs[explicit...].enumerated() {
+            guard let v else { throw KernelError("outer-scope value #\(i) read by the subgraph is missing") }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// A one-element bool tensor's value (If/Loop conditions).
+    static func bool(_ v: Value?, _ what: String) throws -> Bool {
+        guard let t = v?.tensor else { throw KernelError("\(what) must be a bool tensor, got \(v?.kindName ?? "nothing")") }
+        guard t.count == 1 else { throw KernelError("\(what) must have one element, has shape \(t.shape)") }
+        switch t.dtype {
+        case .bool: return try t.withBuffer(of: Bool.self) { $0[0] }
+        case .string: throw KernelError("\(what) must be a bool tensor, got string")
+        default: return t.doubleValue(at: 0) != 0
+        }
+    }
+
+    /// An empty tensor standing for a scan output that got no elements, from the declared type.
+    static func emptyScanOutput(_ type: ValueType, leading: Int = 0, axis: Int = 0) -> Tensor {
+        var shape: [Int] = (type.tensorShape ?? []).map { $0.value ?? 0 }
+        shape.insert(leading, at: min(max(axis, 0), shape.count))
+        return Tensor(zeros: type.tensorDType ?? .float32, shape: shape)
+    }
+}
