@@ -16,6 +16,7 @@ enum QuantOps {
         NonMaxSuppressionOps.register(&t)
         ImageDecoderOps.register(&t)
         TrainingOps.register(&t)
+        RandomOps.register(&t)
     }
 }
 
