@@ -24,9 +24,11 @@ let package = Package(
         // Generated from proto/onnx/*.proto3 by scripts/gen-proto.sh.
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
-        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxProto"]),
+        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
+        // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
+        .target(name: "OnyxMetrics"),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",
