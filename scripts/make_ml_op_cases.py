@@ -164,6 +164,22 @@ def handmade():
                             target_weights_as_tensor=numpy_helper.from_array(np.array(w, np.float64)),
                             base_values_as_tensor=numpy_helper.from_array(np.array([0.5, -0.25], np.float64)), **a)
     write_case("test_mlx_treereg_double", node, [X.astype(np.float64)])
+    # ai.onnx.ml opset 5 TreeEnsemble: two trees, a set-membership node, a single-leaf tree, float and double.
+    for dt, name in [(np.float32, "float"), (np.float64, "double")]:
+        for agg in [0, 1, 2, 3]:
+            te = mk("TreeEnsemble", ["X"], ["Y"], n_targets=2, aggregate_function=agg, post_transform=0,
+                    nodes_featureids=[0, 1, 2, 3, 0],
+                    nodes_splits=numpy_helper.from_array(np.array([0.1, -0.2, np.nan, 0.3, 0.0], dt)),
+                    nodes_modes=numpy_helper.from_array(np.array([0, 3, 6, 1, 0], np.uint8)),
+                    nodes_truenodeids=[1, 0, 1, 2, 3], nodes_trueleafs=[0, 1, 1, 1, 1],
+                    nodes_falsenodeids=[2, 1, 2, 3, 3], nodes_falseleafs=[0, 1, 1, 1, 1],
+                    nodes_missing_value_tracks_true=[1, 0, 0, 0, 0],
+                    membership_values=numpy_helper.from_array(np.array([1.0, 2.5, np.nan], dt)),
+                    tree_roots=[0, 3, 4], leaf_targetids=[0, 1, 0, 1],
+                    leaf_weights=numpy_helper.from_array(np.array([1.5, -2.0, 0.25, 4.0], dt)))
+            Xt = Xn.astype(dt)
+            Xt[::3, 2] = 2.5
+            write_case(f"test_mlx_tree_ensemble5_{name}_{agg}", te, [Xt], ml_opset=5, onnx_opset=21)
     # Classifiers: binary with one weighted class, both classes, multiclass; labels ints/strings.
     cases = [
         ("bin1_pos_logistic", 2, [1], True, "LOGISTIC", [0.3]),
@@ -224,17 +240,18 @@ def handmade():
                 node = mk("SVMClassifier", ["X"], ["Y", "Z"], **attrs)
                 write_case(f"test_mlx_svc_{nc}_{kernel}_{'proba' if proba else 'raw'}", node, [X])
     node = mk("SVMClassifier", ["X"], ["Y", "Z"], coefficients=list(rng.randn(12)),
-                            rho=[0.2], classlabels_strings=["x", "y", "z"], post_transform="SOFTMAX")
+                            rho=[0.2], classlabels_strings=["x", "y", "z"], post_transform="SOFTMAX",
+            kernel_params=[0.1, 0.0, 3.0])
     write_case("test_mlx_svc_liblinear", node, [X])
     node = mk("SVMRegressor", ["X"], ["Y"], coefficients=list(rng.randn(4)), rho=[0.2],
-                            n_supports=0)
+                            n_supports=0, kernel_params=[0.1, 0.0, 3.0])
     write_case("test_mlx_svr_linear", node, [X])
     # Preprocessing and encoders.
     for norm in ["MAX", "L1", "L2"]:
         write_case(f"test_mlx_normalizer_{norm}", mk("Normalizer", ["X"], ["Y"], norm=norm), [X])
     write_case("test_mlx_normalizer_int64", mk("Normalizer", ["X"], ["Y"], norm="L2"),
                [(X * 10).astype(np.int64)])
-    write_case("test_mlx_scaler", mk("Scaler", ["X"], ["Y"], offset=[0.5], scale=[1.0, 2.0, 3.0, 4.0]),
+    write_case("test_mlx_scaler", mk("Scaler", ["X"], ["Y"], offset=[0.5, 0.5, -1.0, 0.0], scale=[1.0, 2.0, 3.0, 4.0]),
                [X.astype(np.float64)])
     write_case("test_mlx_binarizer", mk("Binarizer", ["X"], ["Y"], threshold=0.3), [X])
     write_case("test_mlx_imputer_int", mk("Imputer", ["X"], ["Y"], imputed_value_int64s=[7],
@@ -266,7 +283,7 @@ def handmade():
                [np.array([[1, 2, 3]], np.int64)], ml_opset=2)
     write_case("test_mlx_feature_vectorizer", mk("FeatureVectorizer", ["A", "B"], ["Y"],
                                                                inputdimensions=[2, 3]),
-               [X[:5, :3].copy(), (X[:5, :2] * 10).astype(np.int64)])
+               [X[:5, :3].copy(), X[:5, 1:2].copy()])
     write_case("test_mlx_afe_strings", mk("ArrayFeatureExtractor", ["X", "I"], ["Y"]),
                [S, np.array([2, 0], np.int64)])
 
