@@ -112,7 +112,10 @@ struct LabelEncoderOp: TensorKernel {
         let keys: [MLKey], kind: MLKey.Kind
         if let s = try c.strings("keys_strings") { keys = s.map { .s($0) }; kind = .string }
         else if let v = try c.ints("keys_int64s") { keys = v.map { .i(Int64($0)) }; kind = .int }
-        else if let v = try c.floats("keys_floats") { keys = v.map { .double(Double($0)) }; kind = .float }
+        else if let v = try c.floats("keys_floats") {
+            // onnxruntime: a NaN in keys_floats never matches (keys_tensor NaN does match NaN inputs).
+            keys = v.map { $0.isNaN ? .s("\u{0}nan-key") : .double(Double($0)) }; kind = .float
+        }
         else if let t = try c.tensor("keys_tensor") {
             if t.dtype == .string { keys = t.strings.map { .s($0) }; kind = .string }
             else if t.dtype.isFloatingPoint { keys = try mlDoubles(t).map { .double($0) }; kind = .float }

@@ -1,7 +1,7 @@
 import OnyxTensor
 
 /// LinearClassifier (ai.onnx.ml 1): scores = X · coefficientsᵀ + intercepts, then label and post transform
-/// as onnxruntime does (a single score with two labels expands to [1 - s, s]; one-column scores only honour PROBIT).
+/// as onnxruntime 1.32 does (a single score with two labels expands to [1 - p, p], p = logistic(s) for LOGISTIC).
 struct LinearClassifierOp: Kernel {
     let coefficients: [Float]
     let intercepts: [Float]
@@ -25,6 +25,9 @@ struct LinearClassifierOp: Kernel {
         if n > 1 && labels.count != n {
             throw KernelError("\(labels.count) class labels for \(n) classes")
         }
+        if n == 1 && labels.count != 2 {
+            throw KernelError("a single score needs exactly 2 class labels, got \(labels.count)")
+        }
         coefficients = coef
         intercepts = inter.isEmpty ? [Float](repeating: 0, count: n) : inter
         classCount = n
@@ -38,8 +41,7 @@ struct LinearClassifierOp: Kernel {
         let (rows, cols) = try mlRowsCols(x)
         guard cols == features else { throw KernelError("input has \(cols) features, the model expects \(features)") }
         let xs = try mlFloats(x)
-        let addSecond = classCount == 1 && labels.count == 2
-        let outCols = addSecond ? 2 : classCount
+        let outCols = classCount == 1 ? 2 : classCount
         let z = Tensor.uninitialized(.float32, shape: [rows, outCols])
         let zp = z.mutablePointer(Float.self)
         var choice = [MLLabelValue](repeating: .index(0), count: rows)
@@ -52,16 +54,18 @@ struct LinearClassifierOp: Kernel {
                 scores[k] = s + intercepts[k]
             }
             if classCount == 1 {
-                let positive = scores[0] > 0
-                if labels.count == 2 { choice[r] = .index(positive ? 1 : 0) }
-                else if case .strings = labels { choice[r] = .string(positive ? "1" : "0") }
-                else { choice[r] = .int(positive ? 1 : 0) }
-                let s = post == .probit ? mlProbit(scores[0]) : scores[0]
-                if addSecond {
-                    zp[r * 2] = post == .probit ? 0 : 1 - s
-                    zp[r * 2 + 1] = s
-                } else {
-                    zp[r] = s
+                choice[r] = .index(scores[0] > 0 ? 1 : 0)
+                switch post {
+                case .probit:
+                    // onnxruntime transforms the packed scores in place without expanding them: the first
+                    // `rows` slots of Z hold the probits, the rest stay zero.
+                    zp[r] = mlProbit(scores[0])
+                    if r == 0 { for k in rows..<(rows * 2) { zp[k] = 0 } }
+                case .logistic:
+                    let p = mlLogistic(scores[0])
+                    zp[r * 2] = 1 - p; zp[r * 2 + 1] = p
+                default:
+                    zp[r * 2] = 1 - scores[0]; zp[r * 2 + 1] = scores[0]
                 }
             } else {
                 var best = 0
