@@ -34,9 +34,11 @@ let package = Package(
         // Generated from proto/onnx/*.proto3 by scripts/gen-proto.sh.
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
-        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxProto"]),
+        .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
+        // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
+        .target(name: "OnyxMetrics"),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
         // Model server: KServe v2 / Triton HTTP (Hummingbird) and gRPC (grpc-swift 2) APIs, model repository,
         // dynamic batching, metrics. The gRPC messages are generated from proto/triton/*.proto by scripts/gen-grpc.sh.
         .target(name: "OnyxServer", dependencies: [

@@ -3,3 +3,4 @@
 @_exported import OnyxEngine
 @_exported import OnyxONNX
 @_exported import OnyxKernels
+@_exported import OnyxMetrics

@@ -78,10 +78,17 @@ public final class CompiledGraph: Sendable {
 public struct GraphCompiler: Sendable {
     public let opsets: [String: Int]
     public let table: OperatorTable
+    /// Evaluate nodes whose inputs are all constant once, at load (optimization level basic and up).
+    public let foldConstants: Bool
 
-    public init(opsets: [String: Int], table: OperatorTable = .standard) {
+    /// Operators whose outputs differ between runs: never folded.
+    static let nondeterministic: Set<String> = ["RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                                                "Bernoulli", "Multinomial", "Dropout"]
+
+    public init(opsets: [String: Int], table: OperatorTable = .standard, foldConstants: Bool = true) {
         self.opsets = opsets
         self.table = table
+        self.foldConstants = foldConstants
     }
 
     /// Names a graph reads but does not define (for subgraphs: values from the enclosing scope).
@@ -141,6 +148,7 @@ public struct GraphCompiler: Sendable {
         for (i, inp) in graph.inputs.enumerated() {
             if !seenInputs.insert(inp.name).inserted { throw OnyxError.invalidGraph("duplicate graph input '\(inp.name)'") }
             if let s = initSlot[inp.name] {
+                // An initializer that is also a graph input may be overridden by a feed: not a constant.
                 inputSlots.append(s)
                 if let t = constantTensors[inp.name] { inputDefaults[i] = .tensor(t) }
                 constantTensors[inp.name] = nil  // may be overridden by a feed: not constant
@@ -240,14 +248,23 @@ public struct GraphCompiler: Sendable {
             }
             let ins = (n.inputs + implicit).map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
             let outs = n.outputs.map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
-            // Constant nodes are evaluated once, here.
-            if n.opType == "Constant" && domain.isEmpty {
-                let vals = try kernel.run([], RunContext(threads: 1, pool: .shared))
-                for (k, s) in outs.enumerated() where s >= 0 && k < vals.count {
-                    constants.append((s, vals[k]))
-                    if let t = vals[k].tensor { constantTensors[n.outputs[k]] = t }
+            // Constant nodes, and with folding any node whose inputs are all constant, are evaluated once, here.
+            let allConstant = implicit.isEmpty && n.inputs.enumerated().allSatisfy { k, name in name.isEmpty || consts[k] != nil }
+            let foldable = foldConstants && allConstant && !n.inputs.isEmpty && !GraphCompiler.nondeterministic.contains(n.opType)
+            if (n.opType == "Constant" && domain.isEmpty) || foldable {
+                let args: [Value?] = n.inputs.enumerated().map { k, _ in consts[k].map { .tensor($0) } }
+                do {
+                    let vals = try kernel.run(args, RunContext(threads: 1, pool: .shared))
+                    for (k, s) in outs.enumerated() where s >= 0 && k < vals.count {
+                        constants.append((s, vals[k]))
+                        if let t = vals[k].tensor { constantTensors[n.outputs[k]] = t }
+                    }
+                    continue
+                } catch {
+                    // A Constant that cannot be built is an error; a folding failure leaves the node to run
+                    // (and report) at run time, where it may never execute (e.g. in an untaken branch).
+                    if n.opType == "Constant" { throw OnyxError.node(label: n.label, message: "\(error)") }
                 }
-                continue
             }
             steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: []))
         }

@@ -39,7 +39,7 @@ public final class InferenceSession: Sendable {
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
         let graph = try FunctionInliner.inline(model.graph, functions: model.functions)
         let optimized = try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
-        self.compiled = try GraphCompiler(opsets: opsets).compile(optimized)
+        self.compiled = try GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none).compile(optimized)
     }
 
     /// Runs the model on tensors. Returns the requested outputs (all when `outputNames` is nil).

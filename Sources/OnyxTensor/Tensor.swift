@@ -115,8 +115,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
 
     /// A tensor from values whose count is known to match the shape.
     public init<T: TensorElement>(shape: [Int], checkedValues values: [T]) {
-        if let s = values as? [String] {
-            self.init(dtype: .string, shape: shape, storage: TensorStorage(strings: s))
+        // Check the element type, not the array: `[] as? [String]` succeeds for an empty array of any type.
+        if T.self == String.self {
+            self.init(dtype: .string, shape: shape, storage: TensorStorage(strings: values.map { "\($0)" }))
             return
         }
         let t = Tensor.uninitialized(T.dtype, shape: shape)

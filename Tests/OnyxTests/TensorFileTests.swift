@@ -74,3 +74,13 @@ func expectMatchesReference(_ t: Tensor, _ name: String) {
         #expect(Broadcast.shape([[2, 3], [4, 3]]) == nil)
     }
 }
+
+@Suite struct TensorConstructionTests {
+    /// Regression: an empty `[Bool]`/`[Int64]`/`[Float]` used to produce a string tensor.
+    @Test func emptyArraysKeepTheirDType() throws {
+        #expect(Tensor(shape: [0], checkedValues: [Bool]()).dtype == .bool)
+        #expect(Tensor(shape: [0], checkedValues: [Int64]()).dtype == .int64)
+        #expect(Tensor(shape: [0, 3], checkedValues: [Float]()).dtype == .float32)
+        #expect(Tensor(shape: [0], checkedValues: [String]()).dtype == .string)
+    }
+}

@@ -5,6 +5,7 @@ enum CoreOps {
     static func register(_ t: inout OperatorTable) {
         t.add("Constant") { try ConstantOp($0) }
         t.add("Identity") { _ in IdentityOp() }
+        QuantOps.register(&t)
     }
 }
 
