@@ -230,7 +230,7 @@ import Testing
                 ("/v2/models/identity_fp32/versions/7/infer", ok, 404, "unknown version"),
                 ("/v2/models/missing/infer", ok, 404, "unknown model"),
                 ("/v2/models/broken/infer", ok, 503, "not ready"),
-                ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[64,4],\"data\":[\(Array(repeating: "0.000001", count: 256).joined(separator: ","))]}]}", 413, "max-request-bytes"),
+                ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[64,4],\"data\":[\(Array(repeating: "0.000001", count: 600).joined(separator: ","))]}]}", 413, "max-request-bytes"),
                 ("/v2/repository/models/identity_fp32/unload", "{}", 400, "explicit"),
             ]
             for (path, body, status, text) in cases {
