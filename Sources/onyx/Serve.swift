@@ -14,7 +14,7 @@ struct Serve: ParsableCommand {
 
     @Option(name: .customLong("model-repository"), help: "Model repository directory.") var modelRepository: String?
     @Option(name: .customLong("http-port"), help: "HTTP port (0 picks a free one).") var httpPort: Int = 8000
-    @Option(name: .customLong("grpc-port"), help: "gRPC port (0 picks a free one, -1 disables gRPC).") var grpcPort: Int = 8001
+    @Option(name: .customLong("grpc-port"), help: "gRPC port (0 picks a free one, 'off' disables gRPC).") var grpcPort: String = "8001"
     @Option(help: "Address to bind.") var host: String = "127.0.0.1"
     @Option(name: .customLong("model-control-mode"), help: "none, poll or explicit.") var modelControlMode: String = "none"
     @Option(name: .customLong("repository-poll-secs"), help: "Poll interval in seconds (poll mode).") var repositoryPollSecs: Int = 15
@@ -34,13 +34,19 @@ struct Serve: ParsableCommand {
         }
         guard let mode = ModelControlMode(rawValue: modelControlMode) else { fail("--model-control-mode must be none, poll or explicit") }
         guard (0...65535).contains(httpPort) else { fail("--http-port must be between 0 and 65535") }
-        guard grpcPort == -1 || (0...65535).contains(grpcPort) else { fail("--grpc-port must be between 0 and 65535, or -1") }
+        let grpc: Int?
+        if grpcPort == "off" || grpcPort == "-1" {
+            grpc = nil
+        } else {
+            guard let g = Int(grpcPort), (0...65535).contains(g) else { fail("--grpc-port must be between 0 and 65535, or 'off'") }
+            grpc = g
+        }
         guard repositoryPollSecs >= 1 else { fail("--repository-poll-secs must be at least 1") }
         guard maxRequestBytes >= 1 else { fail("--max-request-bytes must be positive") }
         var options = ServeOptions(repository: repo)
         options.host = host
         options.httpPort = httpPort
-        options.grpcPort = grpcPort == -1 ? nil : grpcPort
+        options.grpcPort = grpc
         options.controlMode = mode
         options.pollSeconds = repositoryPollSecs
         options.maxRequestBytes = maxRequestBytes
