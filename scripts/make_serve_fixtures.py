@@ -9,7 +9,9 @@ Writes a Triton-layout repository:
 - identity_fp32/{1,2}/model.onnx + config.pbtxt: X float [batch,4] -> Y, dynamic batching, 2 instances,
   version_policy all;
 - broken/1/model.onnx: not a model (must be UNAVAILABLE while the others serve);
-- badconfig/1/model.onnx + a config.pbtxt with a syntax error.
+- badconfig/1/model.onnx + a config.pbtxt with a syntax error;
+- slow_queue/1/model.onnx (identity) whose batcher waits 1 s for a batch of 8 and queues at most 1 request, so a
+  second request is rejected (queue full) and a request with a short timeout expires in the queue.
 The digits MLP is copied from Examples/models by the tests themselves.
 """
 import os
@@ -85,3 +87,13 @@ with open(os.path.join(out, "broken/1/model.onnx"), "wb") as f:
 save(m, os.path.join(out, "badconfig/1/model.onnx"))
 with open(os.path.join(out, "badconfig/config.pbtxt"), "w") as f:
     f.write('name: "badconfig"\nmax_batch_size: 8\ninput [ { name: "X" data_type: TYPE_FP32 dims: [ 4 \n')
+
+save(m, os.path.join(out, "slow_queue/1/model.onnx"))
+with open(os.path.join(out, "slow_queue/config.pbtxt"), "w") as f:
+    f.write("""max_batch_size: 8
+dynamic_batching {
+  preferred_batch_size: 8
+  max_queue_delay_microseconds: 1000000
+  default_queue_policy { max_queue_size: 1 }
+}
+""")

@@ -327,6 +327,28 @@ import Testing
         }
     }
 
+    /// slow_queue waits 1 s for a full batch and queues at most one request: a second request finds the queue full
+    /// (503), and a request whose `timeout` parameter is shorter than the wait expires in the queue (503).
+    @Test func queueFullAndTimeoutAnswer503() async throws {
+        try await Self.withServer { c, _ in
+            let body = "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}"
+            let first = Task { try await c.post("/v2/models/slow_queue/infer", body) }
+            try await Task.sleep(for: .milliseconds(300))
+            let (s2, r2) = try await c.post("/v2/models/slow_queue/infer", body)
+            #expect(s2 == 503)
+            #expect(r2?["error"]?.stringValue?.contains("queue of model 'slow_queue' is full") == true, "\(Self.str(r2))")
+            let (s1, _) = try await first.value
+            #expect(s1 == 200)
+            let timed = "{\"parameters\":{\"timeout\":100000},\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}"
+            let t0 = Date()
+            let (s3, r3) = try await c.post("/v2/models/slow_queue/infer", timed)
+            #expect(s3 == 503)
+            #expect(r3?["error"]?.stringValue?.contains("timed out") == true, "\(Self.str(r3))")
+            #expect(Date().timeIntervalSince(t0) < 0.9)
+            #expect(try await c.get("/v2/health/ready").0 == 200)
+        }
+    }
+
     @Test func pollModeServesNewVersions() async throws {
         try await Self.withServer(mode: .poll) { c, repo in
             let (_, m0) = try await c.get("/v2/models/identity_types")
