@@ -148,6 +148,24 @@ func makeArithKernel<F: ArithFn>(_ f: F, _ c: NodeContext) throws -> EWClosureKe
     }
 }
 
+/// PRelu: slope broadcasts to X (numpy rules). Like the ONNX reference, a 1-D slope that does not
+/// broadcast is aligned with the single dimension of X having its length (e.g. per-channel slopes).
+func makePReluKernel() -> EWClosureKernel {
+    EWClosureKernel { inputs, ctx in
+        let x = try inputs.required(0, "X")
+        var slope = try inputs.required(1, "slope")
+        if Broadcast.shape([x.shape, slope.shape]) == nil, slope.rank == 1 {
+            let matches = x.shape.indices.filter { x.shape[$0] == slope.shape[0] }
+            if matches.count == 1 {
+                var s = Array(repeating: 1, count: x.rank)
+                s[matches[0]] = slope.shape[0]
+                slope = try slope.reshaped(s)
+            }
+        }
+        return [try ewArith(PReluFn(), x, slope, ctx)]
+    }
+}
+
 /// Max, Min, Sum, Mean over one or more inputs with broadcasting.
 func makeVariadicKernel<F: ArithFn>(_ f: F, mean: Bool) -> EWClosureKernel {
     EWClosureKernel { inputs, ctx in

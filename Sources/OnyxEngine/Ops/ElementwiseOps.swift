@@ -22,7 +22,7 @@ enum ElementwiseOps {
         t.add("BitwiseAnd", since: 18) { try makeArithKernel(BitAndFn(), $0) }
         t.add("BitwiseOr", since: 18) { try makeArithKernel(BitOrFn(), $0) }
         t.add("BitwiseXor", since: 18) { try makeArithKernel(BitXorFn(), $0) }
-        t.add("PRelu") { try makeArithKernel(PReluFn(), $0) }
+        t.add("PRelu") { _ in makePReluKernel() }
         t.add("Pow") { _ in PowKernel() }
 
         // Variadic.
