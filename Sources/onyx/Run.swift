@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
             guard let t = v.tensor else { print("\(name): \(v.kindName) (not written)"); continue }
             let url = dir.appendingPathComponent("output_\(i).npy")
             guarded { try NPY.write(t, to: url) }
-            print("\(name): \(t.dtype) \(t.shape) \(t.description.split(separator: " ", maxSplits: 1).last ?? "") -> \(url.path)")
+            print("\(name): \(t.dtype) \(t.shape) \(t.preview()) -> \(url.path)")
         }
         FileHandle.standardError.write(Data(String(format: "ran in %.2f ms\n", ms).utf8))
     }
