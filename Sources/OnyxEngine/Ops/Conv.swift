@@ -5,6 +5,7 @@ enum ConvOps {
     static func register(_ t: inout OperatorTable) {
         t.add("Conv") { try ConvOp($0) }
         t.add("ConvTranspose") { try ConvTransposeOp($0) }
+        t.add("DeformConv") { try DeformConvOp($0) }
     }
 }
 
