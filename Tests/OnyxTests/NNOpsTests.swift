@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import Onyx
+@testable import OnyxEngine
+
+/// NN family checks the conformance suite does not cover: multi-threaded Conv (im2col + SGEMM across
+/// threads, groups, strides, bias) and batched broadcasting MatMul, plus attribute/input errors that
+/// must throw instead of trapping. Expected numbers come from numpy via scripts/nn_reference.py.
+@Suite struct NNOpsTests {
+    func run(_ op: String, _ inputs: [Tensor], attrs: [String: Attribute] = [:], opset: Int = 21,
+             threads: Int = 2) throws -> [Tensor] {
+        let node = Node(name: "n", opType: op, inputs: inputs.indices.map { "x\($0)" }, outputs: ["y"], attributes: attrs)
+        let factory = try #require(OperatorTable.standard.resolve(domain: "", opType: op, opset: opset))
+        let ctx = NodeContext(node: node, opset: opset, constantInputs: [:], implicitInputs: [],
+                              subgraphCompiler: { _, _ in throw KernelError("no subgraphs here") })
+        let out = try factory(ctx).run(inputs.map { .tensor($0) }, RunContext(threads: threads, pool: .shared))
+        return out.compactMap { $0.tensor }
+    }
+
+    func stats(_ t: Tensor) throws -> (sum: Double, sq: Double, v: [Float]) {
+        let v = try t.toArray(Float.self)
+        var s = 0.0, q = 0.0
+        for x in v { s += Double(x); q += Double(x) * Double(x) }
+        return (s, q, v)
+    }
+
+    @Test func threadedGroupedConv() throws {
+        let x = Tensor(shape: [1, 8, 40, 40], checkedValues: (0..<12800).map { Float(sin(0.01 * Double($0))) })
+        let w = Tensor(shape: [16, 4, 3, 3], checkedValues: (0..<576).map { Float(cos(0.1 * Double($0))) })
+        let b = Tensor(shape: [16], checkedValues: (0..<16).map { Float($0) * 0.5 })
+        let y = try #require(run("Conv", [x, w, b], attrs: ["group": .int(2), "pads": .ints([1, 1, 1, 1])],
+                                 threads: 4).first)
+        #expect(y.shape == [1, 16, 40, 40])
+        let (s, q, v) = try stats(y)
+        #expect(abs(s - 97334.13949066093) < 1e-1)
+        #expect(abs(q - 877397.4962157281) < 1.0)
+        #expect(abs(Double(v[0]) - 1.840462789892221) < 1e-4)
+        #expect(abs(Double(v[7777]) - -1.1340949972109664) < 1e-4)
+        #expect(abs(Double(v[25599]) - 10.464080876223044) < 1e-4)
+    }
+
+    @Test func threadedBroadcastMatMul() throws {
+        let a = Tensor(shape: [3, 1, 64, 32], checkedValues: (0..<6144).map { Float(sin(0.001 * Double($0))) })
+        let b = Tensor(shape: [4, 32, 48], checkedValues: (0..<6144).map { Float(cos(0.002 * Double($0))) })
+        let z = try #require(run("MatMul", [a, b], threads: 4).first)
+        #expect(z.shape == [3, 4, 64, 48])
+        let (s, q, v) = try stats(z)
+        #expect(abs(s - -40.986452737685795) < 1e-1)
+        #expect(abs(q - 213628.75979347364) < 1.0)
+        #expect(abs(Double(v[0]) - -0.17776770250642815) < 1e-4)
+        #expect(abs(Double(v[12345]) - 1.269793420551057) < 1e-4)
+        #expect(abs(Double(v[36863]) - 0.832702839033058) < 1e-4)
+    }
+
+    @Test func badAttributesAndInputsThrow() throws {
+        let x = Tensor(shape: [1, 2, 4, 4], checkedValues: [Float](repeating: 1, count: 32))
+        let w = Tensor(shape: [2, 2, 3, 3], checkedValues: [Float](repeating: 1, count: 36))
+        #expect(throws: KernelError.self) { try run("Conv", [x, w], attrs: ["auto_pad": .string("FOO")]) }
+        #expect(throws: KernelError.self) { try run("Conv", [x, w], attrs: ["group": .int(3)]) }
+        #expect(throws: KernelError.self) { try run("Conv", [x, w], attrs: ["strides": .ints([0, 1])]) }
+        #expect(throws: KernelError.self) { try run("Softmax", [x], attrs: ["axis": .int(4)]) }
+        #expect(throws: KernelError.self) { try run("ReduceMax", [x], attrs: ["axes": .ints([1, -3])], opset: 13) }
+        #expect(throws: KernelError.self) { try run("MatMul", [x, w]) }
+        // Class index out of range in a loss target must throw, not trap.
+        let logits = Tensor(shape: [2, 3], checkedValues: [Float](repeating: 0, count: 6))
+        let target = Tensor(shape: [2], checkedValues: [Int64(1), 7])
+        #expect(throws: KernelError.self) { try run("SoftmaxCrossEntropyLoss", [logits, target]) }
+        // MaxUnpool index outside the output.
+        let xi = Tensor(shape: [1, 1, 1, 1], checkedValues: [Float(1)])
+        let ii = Tensor(shape: [1, 1, 1, 1], checkedValues: [Int64(99)])
+        #expect(throws: KernelError.self) { try run("MaxUnpool", [xi, ii], attrs: ["kernel_shape": .ints([2, 2])]) }
+    }
+}
