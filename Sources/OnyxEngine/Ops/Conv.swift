@@ -32,6 +32,7 @@ struct WindowAttributes: Sendable {
         if let d = dilations, d.contains(where: { $0 <= 0 }) { throw KernelError("dilations must be positive, got \(d)") }
         if let p = pads, p.contains(where: { $0 < 0 }) { throw KernelError("pads must be non-negative, got \(p)") }
         if let k = kernelShape, k.contains(where: { $0 <= 0 }) { throw KernelError("kernel_shape must be positive, got \(k)") }
+        try nnCheckWindowBounds([kernelShape, strides, dilations, pads])
     }
 
     /// Resolved geometry for an input's spatial shape and a kernel shape.
@@ -75,6 +76,11 @@ struct WindowAttributes: Sendable {
         }
         return g
     }
+}
+
+/// Rejects window attribute values so large that index arithmetic could overflow.
+func nnCheckWindowBounds(_ lists: [[Int]?]) throws {
+    for l in lists { if let l, l.contains(where: { abs($0) > 1 << 24 }) { throw KernelError("window attribute value out of range: \(l)") } }
 }
 
 /// Concrete window geometry for one input shape.

@@ -10,6 +10,8 @@ struct DeformConvOp: TensorKernel {
         guard group >= 1, offsetGroup >= 1 else { throw KernelError("group and offset_group must be >= 1") }
         strides = try c.ints("strides"); dilations = try c.ints("dilations"); pads = try c.ints("pads")
         kernelShape = try c.ints("kernel_shape")
+        try nnCheckWindowBounds([kernelShape, strides, dilations, pads])
+        if let s = strides, s.contains(where: { $0 <= 0 }) { throw KernelError("strides must be positive, got \(s)") }
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
