@@ -39,6 +39,20 @@ import Testing
         #expect(abs(Double(v[25599]) - 10.464080876223044) < 1e-4)
     }
 
+    @Test func parallelDepthwiseConv() throws {
+        let x = Tensor(shape: [2, 8, 12, 12], checkedValues: (0..<2304).map { Float(sin(0.05 * Double($0))) })
+        let w = Tensor(shape: [8, 1, 3, 3], checkedValues: (0..<72).map { Float(cos(0.3 * Double($0))) })
+        let b = Tensor(shape: [8], checkedValues: (0..<8).map { Float($0 - 4) })
+        let y = try #require(run("Conv", [x, w, b], attrs: ["group": .int(8), "pads": .ints([1, 1, 1, 1])], threads: 2).first)
+        #expect(y.shape == [2, 8, 12, 12])
+        let (s, q, v) = try stats(y)
+        #expect(abs(s - -1124.8854825441163) < 1e-2)
+        #expect(abs(q - 32389.725508404947) < 1e-1)
+        #expect(abs(Double(v[0]) - -4.727782832882982) < 1e-4)
+        #expect(abs(Double(v[1234]) - -6.984060008792725) < 1e-4)
+        #expect(abs(Double(v[2303]) - 5.724310860812341) < 1e-4)
+    }
+
     @Test func threadedBroadcastMatMul() throws {
         let a = Tensor(shape: [3, 1, 64, 32], checkedValues: (0..<6144).map { Float(sin(0.001 * Double($0))) })
         let b = Tensor(shape: [4, 32, 48], checkedValues: (0..<6144).map { Float(cos(0.002 * Double($0))) })
