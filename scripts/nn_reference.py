@@ -43,3 +43,9 @@ a = np.sin(0.001 * np.arange(3 * 64 * 32)).reshape(3, 1, 64, 32).astype(np.float
 bm = np.cos(0.002 * np.arange(4 * 32 * 48)).reshape(4, 32, 48).astype(np.float32).astype(np.float64)
 z = np.matmul(a, bm)
 print("matmul", z.shape, repr(z.sum()), repr((z * z).sum()), [repr(z.flat[k]) for k in (0, 12345, 36863)])
+
+# einsum: P[i] = sin(0.1*i) over [2, 3, 4]; Q[i] = cos(0.2*i) over [4, 3, 5]; "abc,cbd->dba" -> [5, 3, 2]
+p = np.sin(0.1 * np.arange(24)).reshape(2, 3, 4).astype(np.float32).astype(np.float64)
+q = np.cos(0.2 * np.arange(60)).reshape(4, 3, 5).astype(np.float32).astype(np.float64)
+e = np.einsum("abc,cbd->dba", p, q)
+print("einsum", e.shape, [repr(v) for v in e.flatten()])

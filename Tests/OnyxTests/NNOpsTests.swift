@@ -66,6 +66,18 @@ import Testing
         #expect(abs(Double(v[36863]) - 0.832702839033058) < 1e-4)
     }
 
+    @Test func einsumPermutedContraction() throws {
+        // "abc,cbd->dba": batch b, contraction c, permuted output (the batched-GEMM path).
+        let p = Tensor(shape: [2, 3, 4], checkedValues: (0..<24).map { Float(sin(0.1 * Double($0))) })
+        let q = Tensor(shape: [4, 3, 5], checkedValues: (0..<60).map { Float(cos(0.2 * Double($0))) })
+        let e = try #require(run("Einsum", [p, q], attrs: ["equation": .string("abc,cbd->dba")], opset: 12).first)
+        #expect(e.shape == [5, 3, 2])
+        let expected: [Double] = [-0.17733535600181582, 0.015475363748063131, -0.21782928170560112, -0.16795101305780236, -0.19481507146048072, -0.2478773686995232, -0.18976682299315595, -0.03881423029174513, -0.2105763634230451, -0.207439331567409, -0.15963266022789036, -0.25351824951783897, -0.19463288299723303, -0.09155647151498059, -0.19492843185463737, -0.23865772087421178, -0.11808625346599655, -0.24905223003220733, -0.19173956055911656, -0.14064867855738328, -0.17150930610049875, -0.26036155270859673, -0.07183207433563155, -0.2346572227822925, -0.18120217679862538, -0.18413361194044242, -0.14125264321180886, -0.27168558552251243, -0.022714207582502866, -0.21090720136435692]
+        let v = try e.toArray(Float.self)
+        #expect(v.count == expected.count)
+        for (a, b) in zip(v, expected) { #expect(abs(Double(a) - b) < 1e-5) }
+    }
+
     @Test func badAttributesAndInputsThrow() throws {
         let x = Tensor(shape: [1, 2, 4, 4], checkedValues: [Float](repeating: 1, count: 32))
         let w = Tensor(shape: [2, 2, 3, 3], checkedValues: [Float](repeating: 1, count: 36))
