@@ -20,8 +20,10 @@ enum NormalizationOps {
 struct BatchNormOp: TensorKernel {
     let epsilon: Double, momentum: Double
     let training: Bool
+    let outputCount: Int
 
     init(_ c: NodeContext) throws {
+        outputCount = c.outputCount
         epsilon = Double(try c.float("epsilon", 1e-5))
         momentum = Double(try c.float("momentum", 0.9))
         let tm = try c.int("training_mode", 0)
@@ -34,7 +36,11 @@ struct BatchNormOp: TensorKernel {
         guard x.rank >= 2 else { throw KernelError("BatchNormalization needs rank >= 2 input, got \(x.shape)") }
         let c = x.shape[1]
         for p in ps { guard p.count == c else { throw KernelError("BatchNormalization parameters must have \(c) values, got \(p.shape)") } }
-        return try nnDispatch(x.dtype, Run(op: self, x: x, ps: ps))
+        var outs = try nnDispatch(x.dtype, Run(op: self, x: x, ps: ps))
+        // Inference graphs from older opsets sometimes list the (unused) statistics outputs:
+        // pass the running mean/variance through for them.
+        while outs.count < outputCount { outs.append(ps[2 + (outs.count + 1) % 2]) }
+        return outs
     }
 
     struct Run: NNVisitor {

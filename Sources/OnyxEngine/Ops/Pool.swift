@@ -8,7 +8,7 @@ enum PoolOps {
         t.add("LpPool") { try PoolOp($0, kind: .lp) }
         t.add("GlobalMaxPool") { _ in GlobalPoolOp(kind: .max, p: 2) }
         t.add("GlobalAveragePool") { _ in GlobalPoolOp(kind: .average, p: 2) }
-        t.add("GlobalLpPool") { GlobalPoolOp(kind: .lp, p: Double(try $0.int("p", 2))) }
+        t.add("GlobalLpPool") { GlobalPoolOp(kind: .lp, p: Double(try $0.float("p", 2))) }
         t.add("MaxUnpool") { try MaxUnpoolOp($0) }
     }
 }
@@ -28,8 +28,8 @@ struct PoolOp: TensorKernel {
         guard window.kernelShape != nil else { throw KernelError("kernel_shape is required") }
         countIncludePad = try c.int("count_include_pad", 0) != 0
         storageOrder = try c.int("storage_order", 0)
-        // LpPool-1 had a float p; later versions an int.
-        if c.opset < 2, case .float(let f)? = c.node.attributes["p"] { p = Double(f) } else { p = Double(try c.int("p", 2)) }
+        // LpPool-1 had a float p, later versions an int: `float` accepts both.
+        p = Double(try c.float("p", 2))
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
@@ -184,6 +184,7 @@ struct MaxUnpoolOp: TensorKernel {
         kernel = k
         strides = try c.ints("strides")
         pads = try c.ints("pads")
+        try nnCheckWindowBounds([kernel, strides, pads])
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
