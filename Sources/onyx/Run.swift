@@ -16,11 +16,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("output-dir"), help: "Where to write output_<i>.npy.") var outputDir: String = "."
     @Option(help: "Intra-op threads.") var threads: Int = ThreadPool.availableCores
     @Option(help: "Optimization level: none, basic, extended, all.") var level: String = "all"
+    @Flag(help: "Log what the session compiled (to standard error).") var verbose = false
 
     func run() throws {
         guard let lvl = OptimizationLevel(rawValue: level) else { fail("--level must be none, basic, extended or all") }
         let m = guarded { try ONNXModel.load(path: model) }
-        let session = guarded { try InferenceSession(model: m, options: SessionOptions(threads: threads, optimizationLevel: lvl)) }
+        let session = guarded { try InferenceSession(model: m, options: SessionOptions(threads: threads, optimizationLevel: lvl, verbose: verbose)) }
         var feeds: [String: Tensor] = [:]
         var pairs: [(String, String)] = []
         for spec in inputs {
