@@ -191,3 +191,23 @@ enum CSVFormatter {
         }
     }
 }
+
+extension DataIO {
+    /// Writes batches of rows to one CSV file atomically; the header comes from the first batch.
+    public static func streamCSV(to path: String, delimiter: UInt8 = UInt8(ascii: ","),
+                                 _ body: (_ emit: (Table) throws -> Void) throws -> Void) throws {
+        try AtomicFile.write(path) { out in
+            var header: [String]? = nil
+            try body { batch in
+                if header == nil {
+                    header = batch.names
+                    try out.write(CSVFormatter.header(batch.names, delimiter: delimiter))
+                } else if header != batch.names {
+                    throw DataError(file: path, "the columns changed between batches")
+                }
+                try CSVFormatter.writeRows(batch, delimiter: delimiter, to: out, progress: nil)
+            }
+            if header == nil { throw DataError(file: path, "no rows to write") }
+        }
+    }
+}
