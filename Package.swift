@@ -25,10 +25,12 @@ let package = Package(
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
-        // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
-        .target(name: "OnyxMetrics"),
+        // Data preparation: CSV / JSON Lines / .npy reading, tables, cleaning, scaling, labels, pipelines.
+        .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
+        // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
+        .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",
