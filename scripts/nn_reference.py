@@ -49,3 +49,23 @@ p = np.sin(0.1 * np.arange(24)).reshape(2, 3, 4).astype(np.float32).astype(np.fl
 q = np.cos(0.2 * np.arange(60)).reshape(4, 3, 5).astype(np.float32).astype(np.float64)
 e = np.einsum("abc,cbd->dba", p, q)
 print("einsum", e.shape, [repr(v) for v in e.flatten()])
+
+# layernorm: X[i] = sin(0.37*i) over [256, 64], Scale[j] = 1 + 0.01*j, B[j] = 0.1*j, axis -1, eps 1e-5
+xl = np.sin(0.37 * np.arange(256 * 64)).reshape(256, 64).astype(np.float32).astype(np.float64)
+mu = xl.mean(axis=1, keepdims=True)
+inv = 1 / np.sqrt(((xl - mu) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+yl = (xl - mu) * inv * (1 + 0.01 * np.arange(64)) + 0.1 * np.arange(64)
+print("layernorm", repr((yl * yl).sum()), [repr(yl.flat[k]) for k in (0, 9999, 16383)], repr(inv.flat[100]))
+
+# maxpool: X[i] = sin(0.77*i) over [1, 4, 64, 64], kernel 3x3, strides 2, pads 1 -> [1, 4, 32, 32]
+xm = np.sin(0.77 * np.arange(4 * 64 * 64)).reshape(1, 4, 64, 64).astype(np.float32).astype(np.float64)
+xpad = np.pad(xm, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+ym = np.zeros((1, 4, 32, 32)); im = np.zeros((1, 4, 32, 32), dtype=np.int64)
+for c in range(4):
+    for i in range(32):
+        for j in range(32):
+            win = xpad[0, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
+            k = int(np.argmax(win)); di, dj = divmod(k, 3)
+            ym[0, c, i, j] = win[di, dj]
+            im[0, c, i, j] = c * 4096 + (2 * i + di - 1) * 64 + (2 * j + dj - 1)
+print("maxpool", repr(ym.sum()), int(im.sum()), [repr(ym.flat[k]) for k in (0, 2047, 4095)], [int(im.flat[k]) for k in (0, 2047, 4095)])

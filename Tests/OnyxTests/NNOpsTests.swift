@@ -78,6 +78,37 @@ import Testing
         for (a, b) in zip(v, expected) { #expect(abs(Double(a) - b) < 1e-5) }
     }
 
+    @Test func threadedLayerNorm() throws {
+        let x = Tensor(shape: [256, 64], checkedValues: (0..<16384).map { Float(sin(0.37 * Double($0))) })
+        let sc = Tensor(shape: [64], checkedValues: (0..<64).map { Float(1 + 0.01 * Double($0)) })
+        let b = Tensor(shape: [64], checkedValues: (0..<64).map { Float(0.1 * Double($0)) })
+        let out = try run("LayerNormalization", [x, sc, b], opset: 17, threads: 2)
+        #expect(out.count == 3)
+        let (_, q, v) = try stats(out[0])
+        #expect(abs(q - 247329.3130483869) < 1.0)
+        #expect(abs(Double(v[0]) - -0.06352405167522965) < 1e-4)
+        #expect(abs(Double(v[9999]) - -0.12097635206353674) < 1e-4)
+        #expect(abs(Double(v[16383]) - 3.9265271476755412) < 1e-4)
+        #expect(out[2].shape == [256, 1])
+        #expect(abs(out[2].doubleValue(at: 100) - 1.4496624280161718) < 1e-4)
+    }
+
+    @Test func threadedMaxPoolWithIndices() throws {
+        let x = Tensor(shape: [1, 4, 64, 64], checkedValues: (0..<16384).map { Float(sin(0.77 * Double($0))) })
+        let out = try run("MaxPool", [x], attrs: ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]),
+                                                 "pads": .ints([1, 1, 1, 1])], opset: 12, threads: 2)
+        #expect(out.count == 2)
+        #expect(out[0].shape == [1, 4, 32, 32])
+        let (s, _, v) = try stats(out[0])
+        #expect(abs(s - 3497.307177770883) < 1e-2)
+        #expect(abs(Double(v[0]) - 0.6961352229118347) < 1e-6)
+        #expect(abs(Double(v[2047]) - 0.6615744829177856) < 1e-6)
+        #expect(abs(Double(v[4095]) - 0.24242836236953735) < 1e-6)
+        let idx = try out[1].toArray(Int64.self)
+        #expect(idx.reduce(0, +) == 33425559)
+        #expect([idx[0], idx[2047], idx[4095]] == [1, 8063, 16255])
+    }
+
     @Test func badAttributesAndInputsThrow() throws {
         let x = Tensor(shape: [1, 2, 4, 4], checkedValues: [Float](repeating: 1, count: 32))
         let w = Tensor(shape: [2, 2, 3, 3], checkedValues: [Float](repeating: 1, count: 36))
