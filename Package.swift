@@ -25,10 +25,12 @@ let package = Package(
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
+        // Model converters (Keras .keras / .h5 to ONNX): pure-Swift HDF5, zip and inflate readers.
+        .target(name: "OnyxConvert", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
         // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
         .target(name: "OnyxMetrics"),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxConvert"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",
