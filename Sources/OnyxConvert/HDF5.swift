@@ -109,7 +109,7 @@ public final class HDF5File {
                     out.append(Message(type: type, at: data, size: size))
                 }
                 p = data + size
-                if !v2 { p = (p + 7) & ~7 }
+                if !v2 { p = start + ((p - start + 7) & ~7) }
             }
         }
         return out
