@@ -167,6 +167,50 @@ def build(name):
     print(name, [x.shape for x in test], "->", [y.shape for y in preds])
 
 
+def hdf5_fixtures():
+    """HDF5 storage features Keras itself does not use, for the reader's tests (Fixtures/hdf5): chunked datasets
+    with gzip + shuffle and fletcher32, compact layout, big-endian integers, string attributes; one file in the
+    earliest format (superblock v0, symbol-table groups) and one in the HDF5 1.8 format (superblock v2, v2 object
+    headers, link messages, v4 layouts with fixed-array chunk indexes)."""
+    import h5py
+    d = os.path.join(OUT, "..", "hdf5")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    rng = np.random.default_rng(2)
+    arrays = {
+        "gzip": rng.normal(size=(7, 5)).astype("float32"),
+        "fletcher": rng.normal(size=(9,)).astype("float64"),
+        "compact": np.arange(6, dtype="float32").reshape(2, 3),
+        "big_endian": np.arange(-4, 8, dtype=">i2").reshape(3, 4),
+    }
+    for libver in ["earliest", "v108"]:
+        with h5py.File(os.path.join(d, f"{libver}.h5"), "w", libver=libver) as f:
+            g = f.create_group("group/inner")
+            g.create_dataset("gzip", data=arrays["gzip"], chunks=(3, 2), compression="gzip", shuffle=True)
+            g.create_dataset("fletcher", data=arrays["fletcher"], chunks=(4,), fletcher32=True)
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_layout(h5py.h5d.COMPACT)
+            space = h5py.h5s.create_simple((2, 3))
+            ds = h5py.h5d.create(f["group"].id, b"compact", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+            ds.write(h5py.h5s.ALL, h5py.h5s.ALL, arrays["compact"])
+            f["group"].create_dataset("big_endian", data=arrays["big_endian"])
+            f.attrs["vlen"] = "a variable-length string ✓"
+            f.attrs["fixed"] = np.array([b"abc", b"de"], dtype="S4")
+            f.attrs["numbers"] = np.array([1.5, -2.0], dtype="float64")
+    for k, v in arrays.items():
+        np.save(os.path.join(d, f"{k}.npy"), v.astype("float32"))
+    # A .keras archive re-packed with deflate-compressed entries (Keras itself stores them uncompressed).
+    import zipfile
+    src = os.path.join(OUT, "mlp", "model.keras")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(os.path.join(d, "mlp_deflated.keras"), "w",
+                                                        compression=zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item.filename, zin.read(item.filename))
+
+
 if __name__ == "__main__":
     for n in sys.argv[1:] or MODELS:
+        if n == "hdf5":
+            continue
         build(n)
+    hdf5_fixtures()

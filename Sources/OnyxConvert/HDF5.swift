@@ -28,12 +28,14 @@ public final class HDF5File {
         }
         guard at >= 0 else { throw ConvertError("not an HDF5 file (no HDF5 signature)") }
         let version = Int(try r.u8(at + 8))
+        let eof: UInt64
         switch version {
         case 0, 1:
             so = Int(try r.u8(at + 13)); sl = Int(try r.u8(at + 14))
             guard [2, 4, 8].contains(so), [2, 4, 8].contains(sl) else { throw ConvertError("HDF5: bad offset/length sizes \(so)/\(sl)") }
             var p = at + 24 + (version == 1 ? 4 : 0)
             base = try r.int(p, so); p += so
+            eof = try r.uN(p + so, so)
             p += 3 * so  // free space, end of file, driver info
             // Root group symbol table entry: link name offset, object header address.
             rootAddress = try r.int(p + so, so)
@@ -42,11 +44,16 @@ public final class HDF5File {
             guard [2, 4, 8].contains(so), [2, 4, 8].contains(sl) else { throw ConvertError("HDF5: bad offset/length sizes \(so)/\(sl)") }
             let p = at + 12
             base = try r.int(p, so)
+            eof = try r.uN(p + 2 * so, so)
             rootAddress = try r.int(p + 3 * so, so)
         default:
             throw ConvertError("HDF5 superblock version \(version) is not supported")
         }
         guard base >= 0, base < r.b.count else { throw ConvertError("HDF5: bad base address") }
+        // The superblock records the file's size: a shorter file was cut off.
+        if !isUndefined(eof), eof > UInt64(r.b.count - base) {
+            throw ConvertError("HDF5 file is truncated: its superblock says \(eof) bytes, the file has \(r.b.count - base)")
+        }
     }
 
     // MARK: Object headers
@@ -486,7 +493,7 @@ public final class HDF5File {
                 if isUndefined(addr) { return [UInt8](repeating: 0, count: total) }  // never written: fill value 0
                 return Array(try r.slice(try fileOffset(Int(truncatingIfNeeded: addr)), total))
             case 2:
-                guard v == 3 else { throw ConvertError("HDF5: version 4 chunk indexes are not supported") }
+                if v == 4 { return try chunkedV4(at, dims: dims, elementSize: elementSize, filters: filters) }
                 let nd = Int(try r.u8(at + 2))
                 let btree = try r.uN(at + 3, so)
                 var chunk: [Int] = []
@@ -517,6 +524,75 @@ public final class HDF5File {
             }
         default: throw ConvertError("HDF5: data layout version \(v) not supported")
         }
+    }
+
+    /// Layout message v4 chunked storage: single-chunk, implicit and (unpaged) fixed-array chunk indexes.
+    private func chunkedV4(_ at: Int, dims: [Int], elementSize esize: Int, filters: [(id: Int, values: [Int])]) throws -> [UInt8] {
+        let flags = Int(try r.u8(at + 2))
+        let nd = Int(try r.u8(at + 3))
+        let encLen = Int(try r.u8(at + 4))
+        guard nd == dims.count + 1, (1...8).contains(encLen) else { throw ConvertError("HDF5: chunk rank does not match the dataspace") }
+        var chunk: [Int] = []
+        var p = at + 5
+        for _ in 0..<nd { chunk.append(try r.int(p, encLen)); p += encLen }
+        chunk.removeLast()
+        let indexType = Int(try r.u8(p)); p += 1
+        var out = [UInt8](repeating: 0, count: try product(dims) * esize)
+        let chunkBytes = try product(chunk) * esize
+        let grid = zip(dims, chunk).map { $0.1 > 0 ? ($0.0 + $0.1 - 1) / $0.1 : 0 }
+        let nchunks = try product(grid)
+        func load(_ index: Int, _ addr: Int, _ size: Int, _ mask: Int) throws {
+            var offs = [Int](repeating: 0, count: dims.count)
+            var rem = index
+            for k in stride(from: dims.count - 1, through: 0, by: -1) { offs[k] = (rem % grid[k]) * chunk[k]; rem /= grid[k] }
+            var data = Array(try r.slice(try fileOffset(addr), size))
+            for (i, f) in filters.enumerated().reversed() where mask & (1 << i) == 0 {
+                data = try applyFilter(f.id, data, values: f.values, expected: chunkBytes)
+            }
+            try place(data, offsets: offs, chunk: chunk, dims: dims, esize: esize, into: &out)
+        }
+        switch indexType {
+        case 1:  // single chunk
+            var size = chunkBytes, mask = 0
+            if flags & 2 != 0 { size = try r.int(p, sl); mask = Int(try r.u32(p + sl)); p += sl + 4 }
+            let addr = try r.uN(p, so)
+            if !isUndefined(addr) { try load(0, Int(truncatingIfNeeded: addr), size, mask) }
+        case 2:  // implicit: chunks stored contiguously in grid order, unfiltered
+            let addr = try r.uN(p, so)
+            if !isUndefined(addr) {
+                for i in 0..<nchunks { try load(i, Int(truncatingIfNeeded: addr) + i * chunkBytes, chunkBytes, 0) }
+            }
+        case 3:  // fixed array
+            p += 1  // page bits
+            let haddr = try r.uN(p, so)
+            if isUndefined(haddr) { return out }
+            let h = try fileOffset(Int(truncatingIfNeeded: haddr))
+            guard try r.u32(h) == 0x4448_4146 else { throw ConvertError("HDF5: bad fixed array header (corrupt file)") }  // "FAHD"
+            let entrySize = Int(try r.u8(h + 6))
+            let pageBits = Int(try r.u8(h + 7))
+            let maxEntries = try r.int(h + 8, sl)
+            guard maxEntries <= 1 << min(pageBits, 40) else { throw ConvertError("HDF5: paged fixed arrays are not supported") }
+            guard maxEntries >= nchunks else { throw ConvertError("HDF5: fixed array has too few entries") }
+            let daddr = try r.uN(h + 8 + sl, so)
+            if isUndefined(daddr) { return out }
+            let db = try fileOffset(Int(truncatingIfNeeded: daddr))
+            guard try r.u32(db) == 0x4244_4146 else { throw ConvertError("HDF5: bad fixed array data block (corrupt file)") }  // "FADB"
+            var e = db + 6 + so
+            for i in 0..<nchunks {
+                let addr = try r.uN(e, so)
+                var size = chunkBytes, mask = 0
+                if !filters.isEmpty {
+                    let w = entrySize - so - 4
+                    guard w >= 1, w <= 8 else { throw ConvertError("HDF5: bad fixed array entry size") }
+                    size = try r.int(e + so, w); mask = Int(try r.u32(e + so + w))
+                }
+                if !isUndefined(addr) { try load(i, Int(truncatingIfNeeded: addr), size, mask) }
+                e += entrySize
+            }
+        default:
+            throw ConvertError("HDF5: chunk index type \(indexType) is not supported (extensible array / B-tree v2)")
+        }
+        return out
     }
 
     private func readChunks(_ address: Int, chunk: [Int], dims: [Int], esize: Int, filters: [(id: Int, values: [Int])],

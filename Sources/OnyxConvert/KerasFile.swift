@@ -29,6 +29,10 @@ public struct KerasFile {
     /// "keras" (Keras 3 archive) or "h5" (legacy full-model HDF5).
     public var format: String
 
+    public init(config: [String: Any], weights: [String: KerasWeights] = [:], format: String = "keras") {
+        self.config = config; self.weights = weights; self.format = format
+    }
+
     public static func load(path: String) throws -> KerasFile {
         guard FileManager.default.fileExists(atPath: path) else { throw ConvertError("file '\(path)' does not exist") }
         guard let data = FileManager.default.contents(atPath: path) else { throw ConvertError("cannot read '\(path)'") }
