@@ -29,8 +29,10 @@ let package = Package(
         .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
         // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
         .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
+        // Model converters (Keras .keras / .h5 to ONNX): pure-Swift HDF5, zip and inflate readers.
+        .target(name: "OnyxConvert", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxConvert"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",

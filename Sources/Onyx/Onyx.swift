@@ -5,3 +5,4 @@
 @_exported import OnyxKernels
 @_exported import OnyxMetrics
 @_exported import OnyxData
+@_exported import OnyxConvert
