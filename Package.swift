@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
         // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
         .target(name: "OnyxMetrics"),
+        // Model evaluation: runs a model over a data set, maps outputs to predictions, metrics, HTML report.
+        .target(name: "OnyxEval", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxKernels", "OnyxONNX", "OnyxMetrics"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxEval"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",
