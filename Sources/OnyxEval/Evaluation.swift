@@ -139,9 +139,11 @@ public enum Evaluator {
                        options: EvalOptions) throws -> ModelEvaluation {
         // Label types: the data's labels parse as integers when they all can; a model with string classes is
         // compared by text.
-        let modelStrings = classes.contains { if case .string = $0 { return true } else { return false } }
+        let isString = { (l: Label) -> Bool in if case .string = l { return true } else { return false } }
+        let modelStrings = classes.contains(where: isString) || rawTrue.contains(where: isString)
         let yTrue = modelStrings ? rawTrue.map { Label.string($0.description) } : rawTrue
         let yPred = modelStrings ? rawPred.map { Label.string($0.description) } : rawPred
+        let classes = modelStrings ? classes.map { Label.string($0.description) } : classes
         let known = Set(classes)
         let unknown = Set(yTrue).subtracting(known).sorted()
         if !unknown.isEmpty {
