@@ -53,16 +53,19 @@ public enum HTMLReport {
         }
         body += "</ul>"
         body += cards(summary, models, names)
-        body += metricsTable(summary, models, names)
         for (i, m) in models.enumerated() {
             for w in m.warnings { body += "<p class=\"warn\">\(names[i].isEmpty ? "" : "Model \(names[i]): ")\(esc(w))</p>" }
             for n in m.report.notes { body += "<p class=\"note\">\(names[i].isEmpty ? "" : "Model \(names[i]): ")\(esc(n))</p>" }
         }
+        var perClass = ""
         if models.allSatisfy({ $0.task == .classification }) {
-            body += classificationSections(models, names)
+            let (plots, tables) = classificationSections(models, names)
+            body += plots
+            perClass = tables
         } else {
             body += regressionSections(models, names)
         }
+        body += "<h2>Metrics</h2><div class=\"row\">" + metricsTable(summary, models, names) + perClass + "</div>"
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>onyx eval — \(esc(summary.primary.modelPath))</title>
@@ -153,7 +156,7 @@ public enum HTMLReport {
     static func fmt4(_ d: Double) -> String { d.isNaN ? "n/a" : String(format: "%.4f", d) }
 
     static func metricsTable(_ s: EvalSummary, _ models: [ModelEvaluation], _ names: [String]) -> String {
-        var h = "<h2>Metrics</h2><table><tr><th>metric</th>"
+        var h = "<table><tr><th>metric</th>"
         h += models.count == 2 ? "<th>A</th><th>B</th><th>B − A</th></tr>" : "<th>value</th></tr>"
         let b = models.count == 2 ? Dictionary(headlineMetrics(models[1].report), uniquingKeysWith: { x, _ in x }) : [:]
         for (k, v) in headlineMetrics(models[0].report) {
@@ -191,7 +194,7 @@ public enum HTMLReport {
                     c.roc.append(Series(name: "\(cls)  AUC \(String(format: "%.3f", aucValue))", color: color(j), points: Array(zip(r.fpr, r.tpr))))
                 }
                 if let p = try? precisionRecallCurve(e.yTrue, col, posLabel: cls) {
-                    ap = (try? averagePrecisionScore(e.yTrue, col, posLabel: cls)) ?? .nan
+                    ap = (try? averagePrecisionScore(e.yTrue.map { $0 == cls ? 1 : 0 }, col, posLabel: 1)) ?? .nan
                     c.pr.append(Series(name: "\(cls)  AP \(String(format: "%.3f", ap))", color: color(j), points: Array(zip(p.recall, p.precision))))
                 }
             }
@@ -202,32 +205,22 @@ public enum HTMLReport {
         return c
     }
 
-    static func classificationSections(_ models: [ModelEvaluation], _ names: [String]) -> String {
+    /// The plots (curves row, errors row) and the per-class tables.
+    static func classificationSections(_ models: [ModelEvaluation], _ names: [String]) -> (plots: String, perClass: String) {
         var h = ""
         let all = models.map(curves)
-        func title(_ base: String, _ i: Int) -> String { names[i].isEmpty ? base : "\(base) — model \(names[i])" }
-        if models.contains(where: { $0.scores != nil }) {
-            h += "<h2>ROC curves (one vs rest)</h2><div class=\"row\">"
-            for (i, c) in all.enumerated() where !c.roc.isEmpty {
-                h += lineChart(title("ROC", i), xLabel: "false positive rate", yLabel: "true positive rate", series: c.roc, diagonal: true, legendBottomRight: true)
+        func title(_ base: String, _ i: Int) -> String { names[i].isEmpty ? base : "\(base) — \(names[i])" }
+        let rel = models.map(reliabilityInputs)
+        h += "<h2>Curves</h2><div class=\"row\">"
+        for (i, c) in all.enumerated() {
+            if !c.roc.isEmpty {
+                h += lineChart(title("ROC (one vs rest)", i), xLabel: "false positive rate", yLabel: "true positive rate", series: c.roc, diagonal: true, legendBottomRight: true)
             }
-            h += "</div><h2>Precision-recall curves</h2><div class=\"row\">"
-            for (i, c) in all.enumerated() where !c.pr.isEmpty {
+            if !c.pr.isEmpty {
                 h += lineChart(title("Precision-recall", i), xLabel: "recall", yLabel: "precision", series: c.pr, diagonal: false, legendBottomRight: false)
             }
-            h += "</div>"
         }
-        h += "<h2>Confusion matrix</h2><div class=\"row\">"
-        for (i, m) in models.enumerated() {
-            if let cm = try? confusionMatrix(m.yTrue, m.yPred, labels: m.classes) {
-                h += heatMap(title("Rows: true class, columns: predicted", i), matrix: cm, classes: m.classes.map(\.description))
-            }
-        }
-        h += "</div>"
-        // Reliability and histograms.
-        let rel = models.map(reliabilityInputs)
         if rel.contains(where: { $0 != nil }) {
-            h += "<h2>Calibration and score distributions</h2><div class=\"row\">"
             var series = [Series]()
             var what = ""
             for (i, r) in rel.enumerated() {
@@ -237,31 +230,33 @@ public enum HTMLReport {
                 series.append(Series(name: "\(names[i].isEmpty ? "model" : names[i])  ECE \(String(format: "%.3f", ece))", color: color(i == 0 ? 0 : 3), points: Array(zip(cc.probPred, cc.probTrue))))
             }
             h += lineChart("Reliability (10 bins)", xLabel: "mean \(what)", yLabel: models[0].classes.count == 2 ? "fraction positive" : "fraction correct", series: series, diagonal: true, legendBottomRight: true)
-            for (i, r) in rel.enumerated() {
-                guard let r else { continue }
-                let m = models[i]
-                if m.classes.count == 2 {
-                    let pos = r.prob.enumerated().filter { r.positive[$0.offset] }.map(\.element)
-                    let neg = r.prob.enumerated().filter { !r.positive[$0.offset] }.map(\.element)
-                    h += histogram(title("Scores by true class", i), xLabel: r.what, series: [("true \(m.classes[1])", color(2), pos), ("true \(m.classes[0])", color(3), neg)], range: (0, 1))
-                } else {
-                    let right = r.prob.enumerated().filter { r.positive[$0.offset] }.map(\.element)
-                    let wrong = r.prob.enumerated().filter { !r.positive[$0.offset] }.map(\.element)
-                    h += histogram(title("Confidence", i), xLabel: r.what, series: [("correct", color(2), right), ("wrong", color(3), wrong)], range: (0, 1))
-                }
-            }
-            h += "</div>"
         }
-        // Per-class table.
-        h += "<h2>Per class</h2><div class=\"row\">"
+        h += "</div><h2>Errors and scores</h2><div class=\"row\">"
+        for (i, m) in models.enumerated() {
+            if let cm = try? confusionMatrix(m.yTrue, m.yPred, labels: m.classes) {
+                h += heatMap(title("Confusion matrix", i), matrix: cm, classes: m.classes.map(\.description))
+            }
+            guard let r = rel[i] else { continue }
+            if m.classes.count == 2 {
+                let pos = r.prob.enumerated().filter { r.positive[$0.offset] }.map(\.element)
+                let neg = r.prob.enumerated().filter { !r.positive[$0.offset] }.map(\.element)
+                h += histogram(title("Scores by true class", i), xLabel: r.what, series: [("true \(m.classes[1])", color(2), pos), ("true \(m.classes[0])", color(3), neg)], range: (0, 1))
+            } else {
+                let right = r.prob.enumerated().filter { r.positive[$0.offset] }.map(\.element)
+                let wrong = r.prob.enumerated().filter { !r.positive[$0.offset] }.map(\.element)
+                h += histogram(title("Confidence histogram", i), xLabel: r.what, series: [("correct", color(2), right), ("wrong", color(3), wrong)], range: (0, 1))
+            }
+        }
+        h += "</div>"
+        var t = ""
         for (i, c) in all.enumerated() where !c.rows.isEmpty {
-            h += "<table><tr><th>\(names[i].isEmpty ? "class" : "class (\(names[i]))")</th><th>ROC AUC</th><th>AP</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
+            t += "<table><tr><th>\(names[i].isEmpty ? "class" : "class (\(names[i]))")</th><th>ROC AUC</th><th>AP</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
             for r in c.rows {
-                h += "<tr><td>\(esc(r.0))</td><td>\(fmt4(r.1))</td><td>\(fmt4(r.2))</td><td>\(fmt4(r.3))</td><td>\(fmt4(r.4))</td><td>\(fmt4(r.5))</td><td>\(r.6)</td></tr>"
+                t += "<tr><td>\(esc(r.0))</td><td>\(fmt4(r.1))</td><td>\(fmt4(r.2))</td><td>\(fmt4(r.3))</td><td>\(fmt4(r.4))</td><td>\(fmt4(r.5))</td><td>\(r.6)</td></tr>"
             }
-            h += "</table>"
+            t += "</table>"
         }
-        return h + "</div>"
+        return (h, t)
     }
 
     static func regressionSections(_ models: [ModelEvaluation], _ names: [String]) -> String {
