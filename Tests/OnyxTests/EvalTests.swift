@@ -126,6 +126,19 @@ private func evalDigits(_ opts: EvalOptions = EvalOptions()) throws -> (EvalData
         #expect(quoted.features == plain.features && quoted.rawLabels == plain.rawLabels && quoted.featureNames == plain.featureNames)
     }
 
+    @Test func fastNumberParsingMatchesDoubleParsing() throws {
+        let values = ["0.0625", "-0.5", " 2 ", "+3", ".5", "1.", "1e-3", "-2.5E+2", "12345678901234567890.5",
+                      "0.1000000000000000055511151231257827", "9007199254740993", "3.4028235e38", "1e-50", "-0"]
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = dir.appendingPathComponent("p.csv").path, quoted = dir.appendingPathComponent("q.csv").path
+        try ("x,label\n" + values.map { "\($0),1\n" }.joined()).write(toFile: plain, atomically: true, encoding: .utf8)
+        try ("\"x\",label\n" + values.map { "\($0),1\n" }.joined()).write(toFile: quoted, atomically: true, encoding: .utf8)
+        let a = try EvalData.csv(path: plain, label: "label"), b = try EvalData.csv(path: quoted, label: "label")
+        #expect(a.features.map(\.bitPattern) == b.features.map(\.bitPattern))
+        #expect(b.features == values.map { Float(Double($0.trimmingCharacters(in: .whitespaces)) ?? .nan) })
+    }
+
     // MARK: bad input
 
     private func expectEvalError(_ fragment: String, _ body: () throws -> Void) {
