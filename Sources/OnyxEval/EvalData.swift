@@ -64,14 +64,16 @@ public struct EvalData: Sendable {
     }
 
     static func columns(_ header: [String], path: String, label: String, features: [String]?) throws -> (Int, [Int]) {
+        let listed = header.count <= 12 ? header.joined(separator: ", ")
+            : header.prefix(10).joined(separator: ", ") + ", …, " + (header.last ?? "") + "; \(header.count) columns"
         guard let labelIndex = header.firstIndex(of: label) else {
-            throw EvalError("\(path): no label column '\(label)' (columns: \(header.joined(separator: ", "))); choose one with --label")
+            throw EvalError("\(path): no label column '\(label)' (columns: \(listed)); choose one with --label")
         }
         let featureIndex: [Int]
         if let features {
             featureIndex = try features.map { f in
                 guard let i = header.firstIndex(of: f) else {
-                    throw EvalError("\(path): no feature column '\(f)' (columns: \(header.joined(separator: ", ")))")
+                    throw EvalError("\(path): no feature column '\(f)' (columns: \(listed))")
                 }
                 if i == labelIndex { throw EvalError("the label column '\(label)' cannot also be a feature") }
                 return i

@@ -148,7 +148,7 @@ func histogram(_ title: String, xLabel: String, series: [(String, String, [Doubl
         let total = max(1, c.reduce(0, +))
         return c.map { $0 / total }
     }
-    let ymax = max(0.05, (counts.flatMap { $0 }.max() ?? 0) * 1.1)
+    let ymax = min(1, max(0.2, ((counts.flatMap { $0 }.max() ?? 0) * 1.05 / 0.2).rounded(.up) * 0.2))  // quarter ticks land on round numbers
     var f = Frame()
     f.xr = range; f.yr = (0, ymax)
     var s = f.open(title, xLabel: xLabel, yLabel: "fraction of rows")
