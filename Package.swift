@@ -29,10 +29,12 @@ let package = Package(
         .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
         // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
         .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
+        // Model evaluation: runs a model over a data set, maps outputs to predictions, metrics, HTML report.
+        .target(name: "OnyxEval", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxKernels", "OnyxONNX", "OnyxMetrics", "OnyxData"]),
         // Model converters (Keras .keras / .h5 to ONNX): pure-Swift HDF5, zip and inflate readers.
         .target(name: "OnyxConvert", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxConvert"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxEval", "OnyxConvert"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",

@@ -6,3 +6,4 @@
 @_exported import OnyxMetrics
 @_exported import OnyxData
 @_exported import OnyxConvert
+@_exported import OnyxEval
