@@ -35,10 +35,16 @@ let package = Package(
         .target(name: "OnyxProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
-        // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
-        .target(name: "OnyxMetrics"),
+        // Data preparation: CSV / JSON Lines / .npy reading, tables, cleaning, scaling, labels, pipelines.
+        .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
+        // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
+        .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
+        // Model evaluation: runs a model over a data set, maps outputs to predictions, metrics, HTML report.
+        .target(name: "OnyxEval", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxKernels", "OnyxONNX", "OnyxMetrics", "OnyxData"]),
+        // Model converters (Keras .keras / .h5 to ONNX): pure-Swift HDF5, zip and inflate readers.
+        .target(name: "OnyxConvert", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxEval", "OnyxConvert"]),
         // Model server: KServe v2 / Triton HTTP (Hummingbird) and gRPC (grpc-swift 2) APIs, model repository,
         // dynamic batching, metrics. The gRPC messages are generated from proto/triton/*.proto by scripts/gen-grpc.sh.
         .target(name: "OnyxServer", dependencies: [

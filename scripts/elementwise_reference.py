@@ -21,3 +21,7 @@ with np.errstate(all="ignore"):
     q = np.floor_divide(x, y)
     r = np.remainder(x, y)
     print("div int32:", (q + ((r != 0) & ((x < 0) ^ (y < 0))).astype(q.dtype)).tolist())
+# PRelu with a per-channel 1-D slope that numpy cannot broadcast (reference implementation fallback).
+x = np.array([-1, 2, -3, -4, 5, -6], np.float32).reshape(1, 2, 3)
+s = np.array([0.5, 0.25], np.float32)
+print("prelu per-channel:", np.where(x > 0, x, x * s.reshape(1, 2, 1)).ravel().tolist())

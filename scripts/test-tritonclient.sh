@@ -20,7 +20,9 @@ log=$(mktemp)
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$http/v2/health/ready" >/dev/null 2>&1; then break; fi
+  if "$venv/bin/python" -c "import sys, urllib.request
+try: sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$http/v2/health/ready', timeout=1).status == 200 else 1)
+except Exception: sys.exit(1)" 2>/dev/null; then break; fi
   kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "onyx serve exited early"; exit 1; }
   sleep 0.2
 done

@@ -4,3 +4,6 @@
 @_exported import OnyxONNX
 @_exported import OnyxKernels
 @_exported import OnyxMetrics
+@_exported import OnyxData
+@_exported import OnyxConvert
+@_exported import OnyxEval

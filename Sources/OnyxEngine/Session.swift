@@ -12,7 +12,7 @@ public struct SessionOptions: Sendable {
     /// Intra-op threads (default: all available cores).
     public var threads: Int
     public var optimizationLevel: OptimizationLevel
-    /// Log each node as it is compiled (to standard error).
+    /// Log load-time facts (optimizer result, compiled steps, folded constants) to standard error.
     public var verbose: Bool
     public init(threads: Int = ThreadPool.availableCores, optimizationLevel: OptimizationLevel = .all, verbose: Bool = false) {
         self.threads = threads; self.optimizationLevel = optimizationLevel; self.verbose = verbose
@@ -39,7 +39,15 @@ public final class InferenceSession: Sendable {
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
         let graph = try FunctionInliner.inline(model.graph, functions: model.functions)
         let optimized = try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        let start = DispatchTime.now().uptimeNanoseconds
         self.compiled = try GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none).compile(optimized)
+        if options.verbose {
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let line = "onyx: graph '\(model.graph.name)': \(graph.nodes.count) nodes, \(optimized.nodes.count) after optimization "
+                + "(level \(options.optimizationLevel.rawValue)), \(compiled.nodeCount) kernels to run, "
+                + "\(compiled.constants.count) constants; compiled in \(String(format: "%.1f", ms)) ms, \(options.threads) threads\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
     }
 
     /// Runs the model on tensors. Returns the requested outputs (all when `outputNames` is nil).

@@ -1,6 +1,7 @@
 // The report behind `onyx metrics`: reads label / prediction / score columns of a CSV table, computes every
 // applicable metric, and renders JSON (keys named as in scikit-learn) or a readable table.
 import Foundation
+import OnyxData
 
 /// A JSON-like value with ordered object keys. Non-finite numbers are written as JSON `null`.
 public indirect enum ReportValue: Sendable, Equatable {

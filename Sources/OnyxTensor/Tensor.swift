@@ -213,13 +213,16 @@ public struct Tensor: Sendable, CustomStringConvertible {
         return t
     }
 
-    public var description: String {
-        let n = min(count, 8)
+    public var description: String { "Tensor<\(dtype)>\(shape) \(preview())" }
+
+    /// The first `limit` values, e.g. `[0.1, 0.2, …]`.
+    public func preview(_ limit: Int = 8) -> String {
+        let n = min(count, limit)
         let vals: [String] = dtype == .string ? strings.prefix(n).map { "\"\($0)\"" }
             : (0..<n).map { i in
                 let v = doubleValue(at: i)
                 return dtype.isFloatingPoint ? String(format: "%.6g", v) : String(Int64(v))
             }
-        return "Tensor<\(dtype)>\(shape) [\(vals.joined(separator: ", "))\(count > n ? ", …" : "")]"
+        return "[\(vals.joined(separator: ", "))\(count > n ? ", …" : "")]"
     }
 }

@@ -16,11 +16,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("output-dir"), help: "Where to write output_<i>.npy.") var outputDir: String = "."
     @Option(help: "Intra-op threads.") var threads: Int = ThreadPool.availableCores
     @Option(help: "Optimization level: none, basic, extended, all.") var level: String = "all"
+    @Flag(help: "Log what the session compiled (to standard error).") var verbose = false
 
     func run() throws {
         guard let lvl = OptimizationLevel(rawValue: level) else { fail("--level must be none, basic, extended or all") }
         let m = guarded { try ONNXModel.load(path: model) }
-        let session = guarded { try InferenceSession(model: m, options: SessionOptions(threads: threads, optimizationLevel: lvl)) }
+        let session = guarded { try InferenceSession(model: m, options: SessionOptions(threads: threads, optimizationLevel: lvl, verbose: verbose)) }
         var feeds: [String: Tensor] = [:]
         var pairs: [(String, String)] = []
         for spec in inputs {
@@ -46,7 +47,7 @@ struct Run: ParsableCommand {
             guard let t = v.tensor else { print("\(name): \(v.kindName) (not written)"); continue }
             let url = dir.appendingPathComponent("output_\(i).npy")
             guarded { try NPY.write(t, to: url) }
-            print("\(name): \(t.dtype) \(t.shape) \(t.description.split(separator: " ", maxSplits: 1).last ?? "") -> \(url.path)")
+            print("\(name): \(t.dtype) \(t.shape) \(t.preview()) -> \(url.path)")
         }
         FileHandle.standardError.write(Data(String(format: "ran in %.2f ms\n", ms).utf8))
     }

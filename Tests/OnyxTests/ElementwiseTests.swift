@@ -104,3 +104,14 @@ import Testing
         #expect(throws: KernelError.self) { try run("BitwiseAnd", [x, x]) }
     }
 }
+
+extension ElementwiseTests {
+    @Test func preluPerChannelSlope() throws {
+        // X [1, 2, 3] with a slope of length 2 matching axis 1 only (not numpy-broadcastable):
+        // the ONNX reference aligns it with that axis.
+        let x = Tensor(shape: [1, 2, 3], checkedValues: [Float(-1), 2, -3, -4, 5, -6])
+        let slope = Tensor(shape: [2], checkedValues: [Float(0.5), 0.25])
+        let y = try run("PRelu", [x, slope], opset: 16)
+        #expect(try y.toArray(Float.self) == [-0.5, 2, -1.5, -1, 5, -1.5])
+    }
+}

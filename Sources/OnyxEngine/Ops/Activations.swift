@@ -151,22 +151,32 @@ struct ClipKernel: TensorKernel {
         func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
             let l: T.C = try lo?.withBuffer(of: T.self) { $0[0].c } ?? -T.C.infinity
             let h: T.C = try hi?.withBuffer(of: T.self) { $0[0].c } ?? T.C.infinity
-            return try ewUnary(x, T.self, ctx) { (v: T) in
-                var y = v.c
-                if y < l { y = l }
-                if y > h { y = h }
-                return T(c: y)
-            }
+            return try ewUnary(x, ClipRealOp<T>(lo: l, hi: h), ctx)
         }
         func int<T: EWInteger>(_: T.Type) throws -> Tensor {
             let l: T = try lo?.withBuffer(of: T.self) { $0[0] } ?? T.min
             let h: T = try hi?.withBuffer(of: T.self) { $0[0] } ?? T.max
-            return try ewUnary(x, T.self, ctx) { (v: T) in
-                var y = v
-                if y < l { y = l }
-                if y > h { y = h }
-                return y
-            }
+            return try ewUnary(x, ClipIntOp<T>(lo: l, hi: h), ctx)
         }
+    }
+}
+
+/// min(max(x, lo), hi); NaN passes through.
+struct ClipRealOp<T: EWFloatStorage>: EWOp1 {
+    let lo: T.C, hi: T.C
+    @inline(__always) func apply(_ a: T) -> T {
+        var y = a.c
+        if y < lo { y = lo }
+        if y > hi { y = hi }
+        return T(c: y)
+    }
+}
+struct ClipIntOp<T: EWInteger>: EWOp1 {
+    let lo: T, hi: T
+    @inline(__always) func apply(_ a: T) -> T {
+        var y = a
+        if y < lo { y = lo }
+        if y > hi { y = hi }
+        return y
     }
 }

@@ -117,8 +117,9 @@ struct AttentionOp: TensorKernel {
         let cfg = self
         y.withUnsafeMutableBufferPointer { yb in
             qkOut.withUnsafeMutableBufferPointer { qb in
-                let yp = SharedFloatPointer(p: yb.baseAddress ?? UnsafeMutablePointer<Float>.allocate(capacity: 0))
-                let qp = wantQK ? SharedFloatPointer(p: qb.baseAddress ?? yp.p) : nil
+                guard let ya = yb.baseAddress else { return }  // empty output: nothing to compute
+                let yp = SharedFloatPointer(p: ya)
+                let qp = wantQK ? qb.baseAddress.map { SharedFloatPointer(p: $0) } : nil
                 ctx.parallelFor(B * Hq, cost: S * L * (D + Dv) * 2) { range in
                     var scores = [Float](repeating: 0, count: S * L)
                     var bias = [Float](repeating: 0, count: S * L)

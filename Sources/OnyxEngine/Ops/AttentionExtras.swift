@@ -1,5 +1,6 @@
 import Foundation
 import OnyxTensor
+import OnyxKernels
 
 /// RotaryEmbedding (opset 23): rotates the first `rotary_embedding_dim` features of each head by the
 /// cached cos/sin of its position; 4-D input [B, H, S, D] or 3-D [B, S, H*D] with `num_heads`.
@@ -140,5 +141,100 @@ struct CausalConvWithStateOp: TensorKernel {
             for j in 0..<(K - 1) { state[bc * (K - 1) + j] = padded[P - (K - 1) + j] }
         } }
         return [try FloatIO.make(out, x.dtype, [B, C, L]), try FloatIO.make(state, x.dtype, [B, C, K - 1])]
+    }
+}
+
+/// FlexAttention (ai.onnx.preview, version 1): 4-D scaled dot-product attention whose scores and
+/// probabilities may be rewritten by the `score_mod` / `prob_mod` subgraphs (each maps the whole
+/// [B, H, L, S] tensor, in the softmax precision, to a tensor of the same shape).
+struct FlexAttentionOp: Kernel {
+    let scale: Float?
+    let scoreMod: CompiledGraph?
+    let probMod: CompiledGraph?
+    let softmaxPrecision: DType?
+    let explicitCount: Int
+
+    init(_ c: NodeContext) throws {
+        scale = c.has("scale") ? try c.float("scale", 1) : nil
+        scoreMod = try c.graph("score_mod") != nil ? try c.subgraph("score_mod") : nil
+        probMod = try c.graph("prob_mod") != nil ? try c.subgraph("prob_mod") : nil
+        if c.has("softmax_precision") {
+            let p = try c.int("softmax_precision")
+            guard let d = DType(rawValue: p), FloatIO.supports(d) else { throw KernelError("softmax_precision \(p) is not a float type") }
+            softmaxPrecision = d
+        } else {
+            softmaxPrecision = nil
+        }
+        explicitCount = c.inputCount
+    }
+
+    func run(_ inputs: [Value?], _ ctx: RunContext) throws -> [Value] {
+        func tensor(_ i: Int, _ name: String) throws -> Tensor {
+            guard i < inputs.count, let t = inputs[i]?.tensor else { throw KernelError("missing required input '\(name)'") }
+            return t
+        }
+        let q = try tensor(0, "Q"), k = try tensor(1, "K"), v = try tensor(2, "V")
+        guard q.rank == 4, k.rank == 4, v.rank == 4 else { throw KernelError("FlexAttention needs 4-D Q, K and V") }
+        let B = q.shape[0], Hq = q.shape[1], L = q.shape[2], E = q.shape[3]
+        let Hkv = k.shape[1], S = k.shape[2], Ev = v.shape[3]
+        guard k.shape[0] == B, v.shape[0] == B, k.shape[3] == E, v.shape[1] == Hkv, v.shape[2] == S else {
+            throw KernelError("shapes Q \(q.shape), K \(k.shape), V \(v.shape) do not match")
+        }
+        guard Hkv > 0, Hq % Hkv == 0 else { throw KernelError("q heads \(Hq) is not a multiple of kv heads \(Hkv)") }
+        let outer = try SubgraphSupport.outer(inputs, explicit: explicitCount)
+        let round = AttentionOp.rounding(q.dtype)
+        let sq = round((scale ?? 1 / Float(E).squareRoot()).squareRoot())
+        let qs = try FloatIO.load(q, "Q").map { round($0 * sq) }
+        let ks = try FloatIO.load(k, "K").map { round($0 * sq) }
+        let vf = try FloatIO.load(v, "V")
+        let computeType = softmaxPrecision ?? (q.dtype == .float64 ? .float64 : .float32)
+        let cround = AttentionOp.rounding(computeType)
+        let group = Hq / Hkv
+        var scores = [Float](repeating: 0, count: B * Hq * L * S)
+        scores.withUnsafeMutableBufferPointer { sb in
+            qs.withUnsafeBufferPointer { qb in ks.withUnsafeBufferPointer { kb in
+                guard let sa = sb.baseAddress, let qa = qb.baseAddress, let ka = kb.baseAddress else { return }
+                for bh in 0..<(B * Hq) {
+                    let b = bh / Hq, kvh = (bh % Hq) / group
+                    SGEMM.gemm(transA: false, transB: true, m: L, n: S, k: E, a: qa + bh * L * E, lda: E,
+                               b: ka + (b * Hkv + kvh) * S * E, ldb: E, c: sa + bh * L * S, ldc: S)
+                }
+            } }
+        }
+        for i in 0..<scores.count { scores[i] = cround(round(scores[i])) }
+        let shape = [B, Hq, L, S]
+        if let scoreMod { scores = try FlexAttentionOp.apply(scoreMod, scores, shape, computeType, outer, ctx) }
+        for r in 0..<(B * Hq * L) {
+            let o = r * S
+            var m = -Float.infinity
+            for j in 0..<S { m = max(m, scores[o + j]) }
+            var sum: Float = 0
+            for j in 0..<S { let e = cround(Foundation.exp(cround(scores[o + j] - m))); scores[o + j] = e; sum += e }
+            sum = cround(sum)
+            for j in 0..<S { scores[o + j] = cround(scores[o + j] / sum) }
+        }
+        if let probMod { scores = try FlexAttentionOp.apply(probMod, scores, shape, computeType, outer, ctx) }
+        var y = [Float](repeating: 0, count: B * Hq * L * Ev)
+        y.withUnsafeMutableBufferPointer { yb in
+            scores.withUnsafeBufferPointer { sb in vf.withUnsafeBufferPointer { vb in
+                guard let ya = yb.baseAddress, let sa = sb.baseAddress, let va = vb.baseAddress else { return }
+                for bh in 0..<(B * Hq) {
+                    let b = bh / Hq, kvh = (bh % Hq) / group
+                    SGEMM.gemm(transA: false, transB: false, m: L, n: Ev, k: S, a: sa + bh * L * S, lda: S,
+                               b: va + (b * Hkv + kvh) * S * Ev, ldb: Ev, c: ya + bh * L * Ev, ldc: Ev)
+                }
+            } }
+        }
+        return [.tensor(try FloatIO.make(y, v.dtype, [B, Hq, L, Ev]))]
+    }
+
+    /// Runs a score/prob modifier subgraph on the whole tensor.
+    static func apply(_ g: CompiledGraph, _ values: [Float], _ shape: [Int], _ dt: DType, _ outer: [Value],
+                      _ ctx: RunContext) throws -> [Float] {
+        let outs = try g.run(inputs: [.tensor(try FloatIO.make(values, dt, shape))], outer: outer, context: ctx)
+        guard outs.count == 1, let t = outs[0].tensor, t.shape == shape else {
+            throw KernelError("modifier subgraph must return one tensor of shape \(shape)")
+        }
+        return try FloatIO.load(t, "modifier output")
     }
 }

@@ -28,6 +28,7 @@ enum ControlFlowOps {
         t.add("LSTM", since: 7) { try RecurrentOp($0, kind: .lstm) }
 
         t.add("Attention", since: 23) { try AttentionOp($0) }
+        t.add("FlexAttention", domain: "ai.onnx.preview", since: 1) { try FlexAttentionOp($0) }
         t.add("RotaryEmbedding", since: 23) { try RotaryEmbeddingOp($0) }
         t.add("SwiGLU", since: 28) { try SwiGLUOp($0) }
         t.add("LinearAttention", since: 27) { try LinearAttentionOp($0) }

@@ -5,6 +5,7 @@ enum ConvOps {
     static func register(_ t: inout OperatorTable) {
         t.add("Conv") { try ConvOp($0) }
         t.add("ConvTranspose") { try ConvTransposeOp($0) }
+        t.add("DeformConv") { try DeformConvOp($0) }
     }
 }
 
@@ -31,6 +32,7 @@ struct WindowAttributes: Sendable {
         if let d = dilations, d.contains(where: { $0 <= 0 }) { throw KernelError("dilations must be positive, got \(d)") }
         if let p = pads, p.contains(where: { $0 < 0 }) { throw KernelError("pads must be non-negative, got \(p)") }
         if let k = kernelShape, k.contains(where: { $0 <= 0 }) { throw KernelError("kernel_shape must be positive, got \(k)") }
+        try nnCheckWindowBounds([kernelShape, strides, dilations, pads])
     }
 
     /// Resolved geometry for an input's spatial shape and a kernel shape.
@@ -74,6 +76,11 @@ struct WindowAttributes: Sendable {
         }
         return g
     }
+}
+
+/// Rejects window attribute values so large that index arithmetic could overflow.
+func nnCheckWindowBounds(_ lists: [[Int]?]) throws {
+    for l in lists { if let l, l.contains(where: { abs($0) > 1 << 24 }) { throw KernelError("window attribute value out of range: \(l)") } }
 }
 
 /// Concrete window geometry for one input shape.
@@ -173,6 +180,33 @@ struct ConvOp: TensorKernel {
                 try nnRead(w, C.self) { wb in
                     try nnWrite(x.dtype, [n, m] + g.output, C.self) { yb in
                         guard let xp = xb.baseAddress, let wp = wb.baseAddress, let yp = yb.baseAddress, os > 0 else { return }
+                        // Many small groups (depthwise-style): run whole (image, group) units in parallel,
+                        // each with its own im2col buffer and a single-threaded GEMM.
+                        if groups > 1 && mg <= 16 && ctx.threads > 1 && n * groups >= 2 * ctx.threads {
+                            let xs = NNSendableReadPointer(xp), ws = NNSendableReadPointer(wp), ys = NNSendablePointer(yp)
+                            let one = RunContext(threads: 1, pool: ctx.pool)
+                            ctx.parallelFor(n * groups, cost: mg * kdim * os + kdim * os) { range in
+                                let cp = UnsafeMutablePointer<C>.allocate(capacity: max(direct ? 1 : kdim * os, 1))
+                                defer { cp.deallocate() }
+                                for unit in range {
+                                    let img = unit / groups, gi = unit % groups
+                                    let xg = xs.p + (img * cIn + gi * cg) * isz
+                                    let yg = ys.p + (img * m + gi * mg) * os
+                                    var bp: UnsafePointer<C> = xg
+                                    if !direct { nnIm2col(xg, channels: cg, g, cp, ctx: one); bp = UnsafePointer(cp) }
+                                    nnGemm(transA: false, transB: false, m: mg, n: os, k: kdim, alpha: 1,
+                                           a: ws.p + gi * mg * kdim, lda: kdim, b: bp, ldb: os,
+                                           beta: 0, c: yg, ldc: os, ctx: one)
+                                    if let bias {
+                                        for oc in 0..<mg {
+                                            let bv = bias[gi * mg + oc]
+                                            for j in 0..<os { yg[oc * os + j] += bv }
+                                        }
+                                    }
+                                }
+                            }
+                            return
+                        }
                         var cols = [C](repeating: 0, count: direct ? 0 : kdim * os)
                         try cols.withUnsafeMutableBufferPointer { colsBuf in
                             for img in 0..<n {

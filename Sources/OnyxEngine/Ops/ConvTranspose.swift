@@ -19,6 +19,7 @@ struct ConvTransposeOp: TensorKernel {
         outputShape = try c.ints("output_shape")
         if let s = strides, s.contains(where: { $0 <= 0 }) { throw KernelError("strides must be positive, got \(s)") }
         if let d = dilations, d.contains(where: { $0 <= 0 }) { throw KernelError("dilations must be positive, got \(d)") }
+        try nnCheckWindowBounds([kernelShape, strides, dilations, pads, outputPadding, outputShape])
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {

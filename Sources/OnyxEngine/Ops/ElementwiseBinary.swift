@@ -107,14 +107,21 @@ struct ArithVisitor<F: ArithFn>: EWNumericVisitor {
     let f: F, a: Tensor, b: Tensor, ctx: RunContext
     func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
         guard f.allowsFloat else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
-        let f = self.f
-        return try ewBinary(a, b, T.self, ctx) { (x: T, y: T) in T(c: f.real(x.c, y.c)) }
+        return try ewBinary(a, b, ArithRealOp<F, T>(f: f), ctx)
     }
     func int<T: EWInteger>(_: T.Type) throws -> Tensor {
         guard f.allowsInt else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
-        let f = self.f
-        return try ewBinary(a, b, T.self, ctx) { (x: T, y: T) in f.int(x, y) }
+        return try ewBinary(a, b, ArithIntOp<F, T>(f: f), ctx)
     }
+}
+
+struct ArithRealOp<F: ArithFn, T: EWFloatStorage>: EWOp2 {
+    let f: F
+    @inline(__always) func apply(_ a: T, _ b: T) -> T { T(c: f.real(a.c, b.c)) }
+}
+struct ArithIntOp<F: ArithFn, T: EWInteger>: EWOp2 {
+    let f: F
+    @inline(__always) func apply(_ a: T, _ b: T) -> T { f.int(a, b) }
 }
 
 func ewArith<F: ArithFn>(_ f: F, _ a: Tensor, _ b: Tensor, _ ctx: RunContext) throws -> Tensor {
@@ -125,15 +132,11 @@ func ewArith<F: ArithFn>(_ f: F, _ a: Tensor, _ b: Tensor, _ ctx: RunContext) th
 }
 
 /// Same-type binary operator (Add, Sub, Mul, Div, Mod, BitShift, Bitwise*, PRelu).
-struct ArithKernel<F: ArithFn>: TensorKernel {
-    let f: F
-    /// Opset < 7 `broadcast`/`axis`: B aligned to A starting at `axis` (nil: numpy suffix alignment).
-    let legacyAxis: Int?
-    init(_ f: F, _ c: NodeContext) throws {
-        self.f = f
-        if c.opset < 7, try c.int("broadcast", 0) != 0, c.has("axis") { legacyAxis = try c.int("axis") } else { legacyAxis = nil }
-    }
-    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+/// Opset < 7 `broadcast`/`axis`: B is aligned to A starting at `axis` (else numpy suffix alignment).
+func makeArithKernel<F: ArithFn>(_ f: F, _ c: NodeContext) throws -> EWClosureKernel {
+    var legacyAxis: Int? = nil
+    if c.opset < 7, try c.int("broadcast", 0) != 0, c.has("axis") { legacyAxis = try c.int("axis") }
+    return EWClosureKernel { [legacyAxis] inputs, ctx in
         let a = try inputs.required(0, "A")
         var b = try inputs.required(1, "B")
         if let axis = legacyAxis {
@@ -145,11 +148,27 @@ struct ArithKernel<F: ArithFn>: TensorKernel {
     }
 }
 
+/// PRelu: slope broadcasts to X (numpy rules). Like the ONNX reference, a 1-D slope that does not
+/// broadcast is aligned with the single dimension of X having its length (e.g. per-channel slopes).
+func makePReluKernel() -> EWClosureKernel {
+    EWClosureKernel { inputs, ctx in
+        let x = try inputs.required(0, "X")
+        var slope = try inputs.required(1, "slope")
+        if Broadcast.shape([x.shape, slope.shape]) == nil, slope.rank == 1 {
+            let matches = x.shape.indices.filter { x.shape[$0] == slope.shape[0] }
+            if matches.count == 1 {
+                var s = Array(repeating: 1, count: x.rank)
+                s[matches[0]] = slope.shape[0]
+                slope = try slope.reshaped(s)
+            }
+        }
+        return [try ewArith(PReluFn(), x, slope, ctx)]
+    }
+}
+
 /// Max, Min, Sum, Mean over one or more inputs with broadcasting.
-struct VariadicKernel<F: ArithFn>: TensorKernel {
-    let f: F
-    let mean: Bool
-    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+func makeVariadicKernel<F: ArithFn>(_ f: F, mean: Bool) -> EWClosureKernel {
+    EWClosureKernel { inputs, ctx in
         let ts = inputs.compactMap { $0 }
         guard let first = ts.first else { throw KernelError("\(f.name) needs at least one input") }
         var acc = first.copy()
@@ -177,21 +196,31 @@ struct PowKernel: TensorKernel {
     struct SamePow: EWNumericVisitor {
         let a: Tensor, b: Tensor, ctx: RunContext
         func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
-            try ewBinary(a, b, T.self, ctx, cost: 8) { (x: T, y: T) in T(c: T.C.mPow(x.c, y.c)) }
+            try ewBinary(a, b, PowRealOp<T>(), ctx, cost: 8)
         }
         func int<T: EWInteger>(_: T.Type) throws -> Tensor {
-            try ewBinary(a, b, T.self, ctx) { (x: T, y: T) in intPow(x, y) }
+            try ewBinary(a, b, PowIntOp<T>(), ctx)
         }
     }
     struct MixedPow: EWNumericVisitor {
         let a: Tensor, e: Tensor, ctx: RunContext
         func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
-            try ewBinary(a, e, T.self, ctx, cost: 8) { (x: T, y: Double) in T(fromDouble: Double.mPow(x.asDouble, y)) }
+            try ewBinary(a, e, PowMixedOp<T>(), ctx, cost: 8)
         }
         func int<T: EWInteger>(_: T.Type) throws -> Tensor {
-            try ewBinary(a, e, T.self, ctx, cost: 8) { (x: T, y: Double) in T(fromDouble: Double.mPow(x.asDouble, y)) }
+            try ewBinary(a, e, PowMixedOp<T>(), ctx, cost: 8)
         }
     }
+}
+
+struct PowRealOp<T: EWFloatStorage>: EWOp2 {
+    @inline(__always) func apply(_ a: T, _ b: T) -> T { T(c: T.C.mPow(a.c, b.c)) }
+}
+struct PowIntOp<T: EWInteger>: EWOp2 {
+    @inline(__always) func apply(_ a: T, _ b: T) -> T { intPow(a, b) }
+}
+struct PowMixedOp<T: NumericElement>: EWOp2 {
+    @inline(__always) func apply(_ a: T, _ b: Double) -> T { T(fromDouble: Double.mPow(a.asDouble, b)) }
 }
 
 /// Integer power with wrapping; negative exponents give 1/x^|y| truncated.
@@ -224,35 +253,44 @@ struct LessEqualFn: CompareFn { @inline(__always) func cmp<T: Comparable>(_ a: T
 struct GreaterFn: CompareFn { @inline(__always) func cmp<T: Comparable>(_ a: T, _ b: T) -> Bool { a > b } }
 struct GreaterEqualFn: CompareFn { @inline(__always) func cmp<T: Comparable>(_ a: T, _ b: T) -> Bool { a >= b } }
 
-struct CompareKernel<F: CompareFn>: TensorKernel {
-    let f: F
-    /// Equal also accepts bool and string inputs.
-    let isEqual: Bool
-    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+/// Comparison kernel; Equal (`isEqual`) also accepts bool and string inputs.
+func makeCompareKernel<F: CompareFn>(_ f: F, isEqual: Bool) -> EWClosureKernel {
+    EWClosureKernel { inputs, ctx in
         let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
         guard a.dtype == b.dtype else { throw KernelError("inputs have different types \(a.dtype) and \(b.dtype)") }
         switch a.dtype {
         case .bool:
             guard isEqual else { throw KernelError("type bool is not supported") }
-            return [try ewBinary(a, b, Bool.self, ctx) { (x: Bool, y: Bool) in x == y }]
+            return [try ewBinary(a, b, EqualOp<Bool>(), ctx)]
         case .string:
             guard isEqual else { throw KernelError("type string is not supported") }
-            return [try ewBinary(a, b, Bool.self, ctx) { (x: String, y: String) in x == y }]
+            return [try ewBinary(a, b, EqualOp<String>(), ctx)]
         default:
-            return [try ewDispatch(a.dtype, Visitor(f: f, a: a, b: b, ctx: ctx))]
+            return [try ewDispatch(a.dtype, CompareVisitor(f: f, a: a, b: b, ctx: ctx))]
         }
     }
-    struct Visitor: EWNumericVisitor {
-        let f: F, a: Tensor, b: Tensor, ctx: RunContext
-        func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
-            let f = self.f
-            return try ewBinary(a, b, Bool.self, ctx) { (x: T, y: T) in f.cmp(x.c, y.c) }
-        }
-        func int<T: EWInteger>(_: T.Type) throws -> Tensor {
-            let f = self.f
-            return try ewBinary(a, b, Bool.self, ctx) { (x: T, y: T) in f.cmp(x, y) }
-        }
+}
+
+struct CompareVisitor<F: CompareFn>: EWNumericVisitor {
+    let f: F, a: Tensor, b: Tensor, ctx: RunContext
+    func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
+        return try ewBinary(a, b, CmpRealOp<F, T>(f: f), ctx)
     }
+    func int<T: EWInteger>(_: T.Type) throws -> Tensor {
+        return try ewBinary(a, b, CmpIntOp<F, T>(f: f), ctx)
+    }
+}
+
+struct CmpRealOp<F: CompareFn, T: EWFloatStorage>: EWOp2 {
+    let f: F
+    @inline(__always) func apply(_ a: T, _ b: T) -> Bool { f.cmp(a.c, b.c) }
+}
+struct CmpIntOp<F: CompareFn, T: EWInteger>: EWOp2 {
+    let f: F
+    @inline(__always) func apply(_ a: T, _ b: T) -> Bool { f.cmp(a, b) }
+}
+struct EqualOp<T: TensorElement & Equatable>: EWOp2 {
+    @inline(__always) func apply(_ a: T, _ b: T) -> Bool { a == b }
 }
 
 enum LogicOp: Sendable { case and, or, xor }
@@ -264,12 +302,16 @@ struct LogicKernel: TensorKernel {
         let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
         guard a.dtype == .bool, b.dtype == .bool else { throw KernelError("inputs must be bool, got \(a.dtype) and \(b.dtype)") }
         switch op {
-        case .and: return [try ewBinary(a, b, Bool.self, ctx) { (x: Bool, y: Bool) in x && y }]
-        case .or: return [try ewBinary(a, b, Bool.self, ctx) { (x: Bool, y: Bool) in x || y }]
-        case .xor: return [try ewBinary(a, b, Bool.self, ctx) { (x: Bool, y: Bool) in x != y }]
+        case .and: return [try ewBinary(a, b, AndOp(), ctx)]
+        case .or: return [try ewBinary(a, b, OrOp(), ctx)]
+        case .xor: return [try ewBinary(a, b, XorOp(), ctx)]
         }
     }
 }
+
+struct AndOp: EWOp2 { @inline(__always) func apply(_ a: Bool, _ b: Bool) -> Bool { a && b } }
+struct OrOp: EWOp2 { @inline(__always) func apply(_ a: Bool, _ b: Bool) -> Bool { a || b } }
+struct XorOp: EWOp2 { @inline(__always) func apply(_ a: Bool, _ b: Bool) -> Bool { a != b } }
 
 // MARK: - Where
 
@@ -304,6 +346,10 @@ struct WhereKernel: TensorKernel {
         }
     }
     private func select<T: TensorElement>(_ c: Tensor, _ x: Tensor, _ y: Tensor, _: T.Type, _ ctx: RunContext) throws -> Tensor {
-        try ewTernary(c, x, y, T.self, ctx) { (k: Bool, a: T, b: T) in k ? a : b }
+        try ewTernary(c, x, y, SelectOp<T>(), ctx)
     }
+}
+
+struct SelectOp<T: TensorElement>: EWOp3 {
+    @inline(__always) func apply(_ k: Bool, _ a: T, _ b: T) -> T { k ? a : b }
 }

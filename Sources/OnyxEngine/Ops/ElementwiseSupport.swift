@@ -130,6 +130,17 @@ func ewDispatch<V: EWNumericVisitor>(_ dt: DType, _ v: V) throws -> V.Result {
     }
 }
 
+// MARK: - Specialised kernels
+
+/// A kernel whose work is a closure built by a generic initialiser. Generic kernel *types* used through
+/// the `Kernel` existential run unspecialised code (one witness call per element); a closure formed in an
+/// initialiser that is called with concrete types at registration is specialised, so the per-element
+/// operation inlines into the loops.
+struct EWClosureKernel: TensorKernel {
+    let body: @Sendable ([Tensor?], RunContext) throws -> [Tensor]
+    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] { try body(inputs, ctx) }
+}
+
 // MARK: - Pointers for parallel loops
 
 /// A pointer captured by `parallelFor` bodies.
@@ -248,33 +259,53 @@ func ewMakeOutput<R: TensorElement>(_: R.Type, _ shape: [Int], _ fill: (UnsafeMu
 
 // MARK: - Elementwise loops
 
-/// out = f(a) elementwise, in parallel chunks for large tensors.
-@inline(__always)
-func ewUnary<A: TensorElement, R: TensorElement>(_ a: Tensor, _: R.Type, _ ctx: RunContext, cost: Int = 1,
-                                                 _ f: @Sendable (A) -> R) throws -> Tensor {
-    try a.withBuffer(of: A.self) { ab in
-        ewMakeOutput(R.self, a.shape) { po in
+// The per-element operation is a value of a generic *type* (not a closure): the loops below run inside
+// closures handed to other modules (`withBuffer`, `parallelFor`), and only a statically known operation
+// type lets the specialised loop inline it (a captured closure would cost an indirect call per element).
+
+/// A per-element function of one input.
+protocol EWOp1: Sendable {
+    associatedtype A: TensorElement
+    associatedtype R: TensorElement
+    func apply(_ a: A) -> R
+}
+/// A per-element function of two inputs.
+protocol EWOp2: Sendable {
+    associatedtype A: TensorElement
+    associatedtype B: TensorElement
+    associatedtype R: TensorElement
+    func apply(_ a: A, _ b: B) -> R
+}
+/// A per-element function of three inputs.
+protocol EWOp3: Sendable {
+    associatedtype A: TensorElement
+    associatedtype B: TensorElement
+    associatedtype C: TensorElement
+    associatedtype R: TensorElement
+    func apply(_ a: A, _ b: B, _ c: C) -> R
+}
+
+/// out = op(a) elementwise, in parallel chunks for large tensors.
+func ewUnary<Op: EWOp1>(_ a: Tensor, _ op: Op, _ ctx: RunContext, cost: Int = 1) throws -> Tensor {
+    try a.withBuffer(of: Op.A.self) { ab in
+        ewMakeOutput(Op.R.self, a.shape) { po in
             guard let pa = ab.baseAddress else { return }
             let ia = EWPtr(pa), io = EWPtr(po)
             ctx.parallelFor(ab.count, cost: cost) { range in
                 let x = ia.p, o = io.p
-                for i in range { o[i] = f(x[i]) }
+                for i in range { o[i] = op.apply(x[i]) }
             }
         }
     }
 }
 
-/// out = f(a, b) with numpy broadcasting. Inner runs are specialised for the contiguous/contiguous,
+/// out = op(a, b) with numpy broadcasting. Inner runs are specialised for the contiguous/contiguous,
 /// scalar/contiguous and contiguous/scalar cases so that the compiler can vectorise them.
-@inline(__always)
-func ewBinary<A: TensorElement, B: TensorElement, R: TensorElement>(
-    _ a: Tensor, _ b: Tensor, _: R.Type, _ ctx: RunContext, cost: Int = 1,
-    _ f: @Sendable (A, B) -> R
-) throws -> Tensor {
+func ewBinary<Op: EWOp2>(_ a: Tensor, _ b: Tensor, _ op: Op, _ ctx: RunContext, cost: Int = 1) throws -> Tensor {
     let plan = try BroadcastPlan([a.shape, b.shape])
-    return try a.withBuffer(of: A.self) { ab in
-        try b.withBuffer(of: B.self) { bb in
-            ewMakeOutput(R.self, plan.outShape) { po in
+    return try a.withBuffer(of: Op.A.self) { ab in
+        try b.withBuffer(of: Op.B.self) { bb in
+            ewMakeOutput(Op.R.self, plan.outShape) { po in
                 guard plan.count > 0, let pa = ab.baseAddress, let pb = bb.baseAddress else { return }
                 let ia = EWPtr(pa), ib = EWPtr(pb), io = EWPtr(po)
                 let sa = plan.innerStride(0), sb = plan.innerStride(1)
@@ -282,15 +313,15 @@ func ewBinary<A: TensorElement, B: TensorElement, R: TensorElement>(
                     plan.forEachRun(range) { o0, offs, len in
                         let x = ia.p + offs[0], y = ib.p + offs[1], o = io.p + o0
                         if sa == 1 && sb == 1 {
-                            for i in 0..<len { o[i] = f(x[i], y[i]) }
+                            for i in 0..<len { o[i] = op.apply(x[i], y[i]) }
                         } else if sa == 0 && sb == 1 {
                             let xv = x[0]
-                            for i in 0..<len { o[i] = f(xv, y[i]) }
+                            for i in 0..<len { o[i] = op.apply(xv, y[i]) }
                         } else if sa == 1 && sb == 0 {
                             let yv = y[0]
-                            for i in 0..<len { o[i] = f(x[i], yv) }
+                            for i in 0..<len { o[i] = op.apply(x[i], yv) }
                         } else {
-                            for i in 0..<len { o[i] = f(x[i &* sa], y[i &* sb]) }
+                            for i in 0..<len { o[i] = op.apply(x[i &* sa], y[i &* sb]) }
                         }
                     }
                 }
@@ -299,17 +330,13 @@ func ewBinary<A: TensorElement, B: TensorElement, R: TensorElement>(
     }
 }
 
-/// out = f(a, b, c) with numpy broadcasting (Where).
-@inline(__always)
-func ewTernary<A: TensorElement, B: TensorElement, C: TensorElement, R: TensorElement>(
-    _ a: Tensor, _ b: Tensor, _ c: Tensor, _: R.Type, _ ctx: RunContext, cost: Int = 1,
-    _ f: @Sendable (A, B, C) -> R
-) throws -> Tensor {
+/// out = op(a, b, c) with numpy broadcasting (Where).
+func ewTernary<Op: EWOp3>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ op: Op, _ ctx: RunContext, cost: Int = 1) throws -> Tensor {
     let plan = try BroadcastPlan([a.shape, b.shape, c.shape])
-    return try a.withBuffer(of: A.self) { ab in
-        try b.withBuffer(of: B.self) { bb in
-            try c.withBuffer(of: C.self) { cb in
-                ewMakeOutput(R.self, plan.outShape) { po in
+    return try a.withBuffer(of: Op.A.self) { ab in
+        try b.withBuffer(of: Op.B.self) { bb in
+            try c.withBuffer(of: Op.C.self) { cb in
+                ewMakeOutput(Op.R.self, plan.outShape) { po in
                     guard plan.count > 0, let pa = ab.baseAddress, let pb = bb.baseAddress, let pc = cb.baseAddress
                     else { return }
                     let ia = EWPtr(pa), ib = EWPtr(pb), ic = EWPtr(pc), io = EWPtr(po)
@@ -318,9 +345,9 @@ func ewTernary<A: TensorElement, B: TensorElement, C: TensorElement, R: TensorEl
                         plan.forEachRun(range) { o0, offs, len in
                             let x = ia.p + offs[0], y = ib.p + offs[1], z = ic.p + offs[2], o = io.p + o0
                             if sa == 1 && sb == 1 && sc == 1 {
-                                for i in 0..<len { o[i] = f(x[i], y[i], z[i]) }
+                                for i in 0..<len { o[i] = op.apply(x[i], y[i], z[i]) }
                             } else {
-                                for i in 0..<len { o[i] = f(x[i &* sa], y[i &* sb], z[i &* sc]) }
+                                for i in 0..<len { o[i] = op.apply(x[i &* sa], y[i &* sb], z[i &* sc]) }
                             }
                         }
                     }

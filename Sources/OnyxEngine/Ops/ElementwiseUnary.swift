@@ -22,26 +22,33 @@ extension UnaryFn {
     func int<I: EWInteger>(_ x: I) -> I { x }
 }
 
-struct UnaryKernel<F: UnaryFn>: TensorKernel {
-    let f: F
-    init(_ f: F) { self.f = f }
-    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+/// Builds the kernel for a unary function (call with a concrete `F` so the loops are specialised).
+func makeUnaryKernel<F: UnaryFn>(_ f: F) -> EWClosureKernel {
+    EWClosureKernel { inputs, ctx in
         let x = try inputs.required(0, "X")
-        return [try ewDispatch(x.dtype, Visitor(f: f, x: x, ctx: ctx))]
+        return [try ewDispatch(x.dtype, UnaryVisitor(f: f, x: x, ctx: ctx))]
     }
-    struct Visitor: EWNumericVisitor {
-        let f: F, x: Tensor, ctx: RunContext
-        func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
-            guard f.allowsFloat else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
-            let f = self.f
-            return try ewUnary(x, T.self, ctx, cost: f.cost) { (v: T) in T(c: f.real(v.c)) }
-        }
-        func int<T: EWInteger>(_: T.Type) throws -> Tensor {
-            guard f.allowsInt else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
-            let f = self.f
-            return try ewUnary(x, T.self, ctx, cost: f.cost) { (v: T) in f.int(v) }
-        }
+}
+
+struct UnaryVisitor<F: UnaryFn>: EWNumericVisitor {
+    let f: F, x: Tensor, ctx: RunContext
+    func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
+        guard f.allowsFloat else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
+        return try ewUnary(x, UnaryRealOp<F, T>(f: f), ctx, cost: f.cost)
     }
+    func int<T: EWInteger>(_: T.Type) throws -> Tensor {
+        guard f.allowsInt else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
+        return try ewUnary(x, UnaryIntOp<F, T>(f: f), ctx, cost: f.cost)
+    }
+}
+
+struct UnaryRealOp<F: UnaryFn, T: EWFloatStorage>: EWOp1 {
+    let f: F
+    @inline(__always) func apply(_ a: T) -> T { T(c: f.real(a.c)) }
+}
+struct UnaryIntOp<F: UnaryFn, T: EWInteger>: EWOp1 {
+    let f: F
+    @inline(__always) func apply(_ a: T) -> T { f.int(a) }
 }
 
 struct AbsFn: UnaryFn {
@@ -131,12 +138,9 @@ struct FloatPredicateKernel: TensorKernel {
         func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
             switch kind {
             case .nan:
-                return try ewUnary(x, Bool.self, ctx) { (v: T) in v.c.isNaN }
+                return try ewUnary(x, IsNaNOp<T>(), ctx)
             case .inf(let pos, let neg):
-                return try ewUnary(x, Bool.self, ctx) { (v: T) in
-                    let c = v.c
-                    return c.isInfinite && (c > 0 ? pos : neg)
-                }
+                return try ewUnary(x, IsInfOp<T>(pos: pos, neg: neg), ctx)
             }
         }
         func int<T: EWInteger>(_: T.Type) throws -> Tensor {
@@ -149,6 +153,15 @@ struct NotKernel: TensorKernel {
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
         let x = try inputs.required(0, "X")
         guard x.dtype == .bool else { throw KernelError("input must be bool, got \(x.dtype)") }
-        return [try ewUnary(x, Bool.self, ctx) { (v: Bool) in !v }]
+        return [try ewUnary(x, NotOp(), ctx)]
     }
 }
+
+struct IsNaNOp<T: EWFloatStorage>: EWOp1 {
+    @inline(__always) func apply(_ a: T) -> Bool { a.c.isNaN }
+}
+struct IsInfOp<T: EWFloatStorage>: EWOp1 {
+    let pos: Bool, neg: Bool
+    @inline(__always) func apply(_ a: T) -> Bool { let c = a.c; return c.isInfinite && (c > 0 ? pos : neg) }
+}
+struct NotOp: EWOp1 { @inline(__always) func apply(_ a: Bool) -> Bool { !a } }

@@ -184,7 +184,7 @@ struct GemmOp: TensorKernel {
                                                         _ m: Int, _ n: Int, _ k: Int, _: T.Type) throws -> Tensor {
         let out = Tensor(zeros: T.dtype, shape: [m, n])
         let y = out.mutablePointer(T.self)
-        let al = T(truncatingIfNeeded: Int(alpha)), be = T(truncatingIfNeeded: Int(beta))
+        let al = T(fromDouble: Double(alpha)), be = T(fromDouble: Double(beta))
         let lda = a.shape[1], ldb = b.shape[1]
         try a.withBuffer(of: T.self) { ab in
             try b.withBuffer(of: T.self) { bb in

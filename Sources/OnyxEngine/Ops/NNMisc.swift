@@ -179,6 +179,10 @@ struct EinsumOp: TensorKernel {
             }
             strides.append(s)
         }
+        if xs.count == 2, dt == .float32 || dt == .float64 || dt == .float16,
+           let fast = try EinsumGemm(xs: xs, labels: opLabels, size: size, out: outLabels, ctx: ctx) {
+            return [try nnDispatch(dt, fast)]
+        }
         let values = try xs.map { t in t.dtype.isFloatingPoint ? try nnArray(t, Double.self) : try dispatchNumeric(t.dtype, ToDouble(t: t)) }
         let outShape = outLabels.map { size[$0] ?? 1 }
         let outCount = Tensor.count(outShape), inner = Tensor.count(Array(dims[outLabels.count...]))
@@ -245,5 +249,72 @@ struct DetOp: TensorKernel {
             out[b] = det
         }
         return [try nnTensor(out, dtype: x.dtype, shape: Array(x.shape.dropLast(2)))]
+    }
+}
+
+/// Two-operand Einsum without diagonals, broadcasting or single-operand sums, as a batched GEMM:
+/// A → [batch, M, K], B → [batch, K, N] (permuted copies), then the [batch, M, N] result permuted to the output.
+struct EinsumGemm: NNVisitor {
+    let xs: [Tensor], labels: [[Int]], out: [Int], ctx: RunContext
+    let batch: [Int], left: [Int], right: [Int], contract: [Int]
+    let size: [Int: Int]
+
+    init?(xs: [Tensor], labels: [[Int]], size: [Int: Int], out: [Int], ctx: RunContext) throws {
+        let a = labels[0], b = labels[1]
+        guard Set(a).count == a.count, Set(b).count == b.count, Set(out).count == out.count else { return nil }
+        for (ls, x) in zip(labels, xs) {
+            for (d, l) in ls.enumerated() where x.shape[d] != size[l] { return nil }
+        }
+        var batch: [Int] = [], left: [Int] = [], right: [Int] = [], contract: [Int] = []
+        for l in a {
+            if b.contains(l) { if out.contains(l) { batch.append(l) } else { contract.append(l) } }
+            else if out.contains(l) { left.append(l) } else { return nil }
+        }
+        for l in b where !a.contains(l) { if out.contains(l) { right.append(l) } else { return nil } }
+        self.xs = xs; self.labels = labels; self.out = out; self.ctx = ctx; self.size = size
+        self.batch = batch; self.left = left; self.right = right; self.contract = contract
+    }
+
+    /// `values` (laid out by `from` labels) copied into the order of `to` labels.
+    static func permute<C>(_ values: [C], from: [Int], to: [Int], size: [Int: Int]) -> [C] {
+        if from == to { return values }
+        let shape = to.map { size[$0] ?? 1 }
+        let srcSt = Broadcast.strides(from.map { size[$0] ?? 1 })
+        let st = to.map { l in from.firstIndex(of: l).map { srcSt[$0] } ?? 0 }
+        var outv = [C](); outv.reserveCapacity(values.count)
+        let n = Tensor.count(shape)
+        var idx = [Int](repeating: 0, count: shape.count)
+        var off = 0
+        for _ in 0..<n {
+            outv.append(values[off])
+            var d = shape.count - 1
+            while d >= 0 {
+                idx[d] += 1; off += st[d]
+                if idx[d] < shape[d] { break }
+                off -= st[d] * idx[d]; idx[d] = 0; d -= 1
+            }
+        }
+        return outv
+    }
+
+    func visit<C: NNReal>(_: C.Type) throws -> Tensor {
+        let cnt = { (ls: [Int]) in ls.reduce(1) { $0 * (size[$1] ?? 1) } }
+        let bt = cnt(batch), m = cnt(left), n = cnt(right), k = cnt(contract)
+        let a = Self.permute(try nnArray(xs[0], C.self), from: labels[0], to: batch + left + contract, size: size)
+        let b = Self.permute(try nnArray(xs[1], C.self), from: labels[1], to: batch + contract + right, size: size)
+        var y = [C](repeating: 0, count: bt * m * n)
+        a.withUnsafeBufferPointer { ab in
+            b.withUnsafeBufferPointer { bb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    guard let ap = ab.baseAddress, let bp = bb.baseAddress, let yp = yb.baseAddress else { return }
+                    for i in 0..<bt {
+                        nnGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap + i * m * k, lda: k,
+                               b: bp + i * k * n, ldb: n, beta: 0, c: yp + i * m * n, ldc: n, ctx: ctx)
+                    }
+                }
+            }
+        }
+        let res = Self.permute(y, from: batch + left + right, to: out, size: size)
+        return try nnTensor(res, dtype: xs[0].dtype, shape: out.map { size[$0] ?? 1 })
     }
 }

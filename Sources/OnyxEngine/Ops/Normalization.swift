@@ -20,8 +20,10 @@ enum NormalizationOps {
 struct BatchNormOp: TensorKernel {
     let epsilon: Double, momentum: Double
     let training: Bool
+    let outputCount: Int
 
     init(_ c: NodeContext) throws {
+        outputCount = c.outputCount
         epsilon = Double(try c.float("epsilon", 1e-5))
         momentum = Double(try c.float("momentum", 0.9))
         let tm = try c.int("training_mode", 0)
@@ -34,11 +36,15 @@ struct BatchNormOp: TensorKernel {
         guard x.rank >= 2 else { throw KernelError("BatchNormalization needs rank >= 2 input, got \(x.shape)") }
         let c = x.shape[1]
         for p in ps { guard p.count == c else { throw KernelError("BatchNormalization parameters must have \(c) values, got \(p.shape)") } }
-        return try nnDispatch(x.dtype, Run(op: self, x: x, ps: ps))
+        var outs = try nnDispatch(x.dtype, Run(op: self, x: x, ps: ps, ctx: ctx))
+        // Inference graphs from older opsets sometimes list the (unused) statistics outputs:
+        // pass the running mean/variance through for them.
+        while outs.count < outputCount { outs.append(ps[2 + (outs.count + 1) % 2]) }
+        return outs
     }
 
     struct Run: NNVisitor {
-        let op: BatchNormOp, x: Tensor, ps: [Tensor]
+        let op: BatchNormOp, x: Tensor, ps: [Tensor], ctx: RunContext
         func visit<C: NNReal>(_: C.Type) throws -> [Tensor] {
             let n = x.shape[0], ch = x.shape[1], sz = Tensor.count(Array(x.shape.dropFirst(2)))
             let scale = try nnArray(ps[0], C.self), bias = try nnArray(ps[1], C.self)
@@ -60,13 +66,16 @@ struct BatchNormOp: TensorKernel {
                     outs.append(try nnTensor((0..<ch).map { runMean[$0] * mo + mean[$0] * (1 - mo) }, dtype: ps[2].dtype, shape: ps[2].shape))
                     outs.append(try nnTensor((0..<ch).map { runVar[$0] * mo + variance[$0] * (1 - mo) }, dtype: ps[3].dtype, shape: ps[3].shape))
                 }
+                let eps = C(op.epsilon)
+                let a = (0..<ch).map { scale[$0] / (variance[$0] + eps).squareRoot() }
+                let b = (0..<ch).map { bias[$0] - mean[$0] * a[$0] }
                 let y = try nnWrite(x.dtype, x.shape, C.self) { yb in
-                    for c in 0..<ch {
-                        let a = scale[c] / (variance[c] + C(op.epsilon)).squareRoot()
-                        let b = bias[c] - mean[c] * a
-                        for i in 0..<n {
-                            let base = (i * ch + c) * sz
-                            for j in 0..<sz { yb[base + j] = xb[base + j] * a + b }
+                    guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                    let xs = NNSendableReadPointer(xp), ys = NNSendablePointer(yp)
+                    ctx.parallelFor(n * ch, cost: sz) { range in
+                        for pl in range {
+                            let c = pl % ch, base = pl * sz, av = a[c], bv = b[c]
+                            for j in 0..<sz { ys.p[base + j] = xs.p[base + j] * av + bv }
                         }
                     }
                 }
@@ -148,11 +157,11 @@ struct RowNormOp: TensorKernel {
                 throw KernelError("parameter shape \(p.shape) does not broadcast to the normalised shape \(normShape)")
             }
         }
-        return try nnDispatch(x.dtype, Run(op: self, x: x, s: s, b: b, axis: a))
+        return try nnDispatch(x.dtype, Run(op: self, x: x, s: s, b: b, axis: a, ctx: ctx))
     }
 
     struct Run: NNVisitor {
-        let op: RowNormOp, x: Tensor, s: Tensor, b: Tensor?, axis: Int
+        let op: RowNormOp, x: Tensor, s: Tensor, b: Tensor?, axis: Int, ctx: RunContext
         func visit<C: NNReal>(_: C.Type) throws -> [Tensor] {
             let normShape = Array(x.shape[axis...])
             let rows = Tensor.count(Array(x.shape[..<axis])), cols = Tensor.count(normShape)
@@ -172,25 +181,38 @@ struct RowNormOp: TensorKernel {
             let bias = try b.map { try expand($0) }
             let eps = C(op.epsilon)
             var meanOut = [C](repeating: 0, count: rows), invOut = [C](repeating: 0, count: rows)
+            let isLayer = op.kind == .layer
             let y = try nnRead(x, C.self) { xb in
                 try nnWrite(x.dtype, x.shape, C.self) { yb in
-                    for r in 0..<rows {
-                        let base = r * cols
-                        var mean: C = 0
-                        var sq: C = 0
-                        if op.kind == .layer {
-                            for j in 0..<cols { mean += xb[base + j] }
-                            mean /= C(max(cols, 1))
-                            for j in 0..<cols { let d = xb[base + j] - mean; sq += d * d }
-                        } else {
-                            for j in 0..<cols { sq += xb[base + j] * xb[base + j] }
-                        }
-                        let inv = 1 / (sq / C(max(cols, 1)) + eps).squareRoot()
-                        meanOut[r] = mean; invOut[r] = inv
-                        if let bias {
-                            for j in 0..<cols { yb[base + j] = (xb[base + j] - mean) * inv * scale[j] + bias[j] }
-                        } else {
-                            for j in 0..<cols { yb[base + j] = (xb[base + j] - mean) * inv * scale[j] }
+                    guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                    meanOut.withUnsafeMutableBufferPointer { mb in
+                        invOut.withUnsafeMutableBufferPointer { ib in
+                            guard let mp = mb.baseAddress, let ip = ib.baseAddress else { return }
+                            let xs = NNSendableReadPointer(xp), ys = NNSendablePointer(yp)
+                            let ms = NNSendablePointer(mp), iv = NNSendablePointer(ip)
+                            // Rows are independent: each chunk writes its own rows of Y and the statistics.
+                            ctx.parallelFor(rows, cost: cols * 4) { range in
+                                let xb = xs.p, yb = ys.p
+                                for r in range {
+                                    let base = r * cols
+                                    var mean: C = 0
+                                    var sq: C = 0
+                                    if isLayer {
+                                        for j in 0..<cols { mean += xb[base + j] }
+                                        mean /= C(max(cols, 1))
+                                        for j in 0..<cols { let d = xb[base + j] - mean; sq += d * d }
+                                    } else {
+                                        for j in 0..<cols { sq += xb[base + j] * xb[base + j] }
+                                    }
+                                    let inv = 1 / (sq / C(max(cols, 1)) + eps).squareRoot()
+                                    ms.p[r] = mean; iv.p[r] = inv
+                                    if let bias {
+                                        for j in 0..<cols { yb[base + j] = (xb[base + j] - mean) * inv * scale[j] + bias[j] }
+                                    } else {
+                                        for j in 0..<cols { yb[base + j] = (xb[base + j] - mean) * inv * scale[j] }
+                                    }
+                                }
+                            }
                         }
                     }
                 }

@@ -8,7 +8,7 @@ enum PoolOps {
         t.add("LpPool") { try PoolOp($0, kind: .lp) }
         t.add("GlobalMaxPool") { _ in GlobalPoolOp(kind: .max, p: 2) }
         t.add("GlobalAveragePool") { _ in GlobalPoolOp(kind: .average, p: 2) }
-        t.add("GlobalLpPool") { GlobalPoolOp(kind: .lp, p: Double(try $0.int("p", 2))) }
+        t.add("GlobalLpPool") { GlobalPoolOp(kind: .lp, p: Double(try $0.float("p", 2))) }
         t.add("MaxUnpool") { try MaxUnpoolOp($0) }
     }
 }
@@ -28,8 +28,8 @@ struct PoolOp: TensorKernel {
         guard window.kernelShape != nil else { throw KernelError("kernel_shape is required") }
         countIncludePad = try c.int("count_include_pad", 0) != 0
         storageOrder = try c.int("storage_order", 0)
-        // LpPool-1 had a float p; later versions an int.
-        if c.opset < 2, case .float(let f)? = c.node.attributes["p"] { p = Double(f) } else { p = Double(try c.int("p", 2)) }
+        // LpPool-1 had a float p, later versions an int: `float` accepts both.
+        p = Double(try c.float("p", 2))
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
@@ -37,12 +37,12 @@ struct PoolOp: TensorKernel {
         guard x.rank >= 3 else { throw KernelError("pooling needs rank >= 3 input, got \(x.shape)") }
         guard let kernel = window.kernelShape else { throw KernelError("kernel_shape is required") }
         let g = try window.geometry(input: Array(x.shape.dropFirst(2)), kernel: kernel)
-        if x.dtype.isInteger && kind == .max { return try intMaxPool(x, g) }
-        return try nnDispatch(x.dtype, Run(op: self, x: x, g: g))
+        if x.dtype.isInteger && kind == .max { return try intMaxPool(x, g, ctx) }
+        return try nnDispatch(x.dtype, Run(op: self, x: x, g: g, ctx: ctx))
     }
 
     struct Run: NNVisitor {
-        let op: PoolOp, x: Tensor, g: WindowGeometry
+        let op: PoolOp, x: Tensor, g: WindowGeometry, ctx: RunContext
         func visit<C: NNReal>(_: C.Type) throws -> [Tensor] {
             let planes = x.shape[0] * x.shape[1]
             let outShape = Array(x.shape.prefix(2)) + g.output
@@ -67,60 +67,67 @@ struct PoolOp: TensorKernel {
             let isz = g.inputSize, osz = g.outputSize
             let inSt = Broadcast.strides(g.input)
             // Column-major spatial strides for storage_order = 1 indices.
-            var colSt = Array(repeating: 1, count: s)
-            for d in 1..<max(s, 1) where s > 1 { colSt[d] = colSt[d - 1] * g.input[d - 1] }
+            var colStrides = Array(repeating: 1, count: s)
+            for d in 1..<max(s, 1) where s > 1 { colStrides[d] = colStrides[d - 1] * g.input[d - 1] }
+            let colSt = colStrides
             let p = T(op.p)
-            var oidx = Array(repeating: 0, count: s), kidx = Array(repeating: 0, count: s)
-            for o in 0..<osz {
-                var rem = o
-                for d in stride(from: s - 1, through: 0, by: -1) { oidx[d] = rem % g.output[d]; rem /= g.output[d] }
-                // Walk the kernel window.
-                for d in 0..<s { kidx[d] = 0 }
-                var offsets: [(Int, Int)] = []  // (row-major offset, storage-order offset)
-                var padCount = 0
-                for _ in 0..<g.kernelSize {
-                    var off = 0, colOff = 0, inside = true, inPadded = true
-                    for d in 0..<s {
-                        let i = oidx[d] * g.strides[d] + kidx[d] * g.dilations[d] - g.padBegin[d]
-                        if i < 0 || i >= g.input[d] { inside = false }
-                        if i < -g.padBegin[d] || i >= g.input[d] + g.padEnd[d] { inPadded = false }
-                        off += i * inSt[d]; colOff += i * colSt[d]
-                    }
-                    if inside { offsets.append((off, colOff)) }
-                    if inPadded { padCount += 1 }
-                    var d = s - 1
-                    while d >= 0 { kidx[d] += 1; if kidx[d] < g.kernel[d] { break }; kidx[d] = 0; d -= 1 }
-                }
-                for pl in 0..<planes {
-                    let xpl = xp + pl * isz
-                    switch op.kind {
-                    case .max:
-                        var best = -T.infinity, bestOff = -1
-                        for (off, colOff) in offsets {
-                            let v = xpl[off]
-                            if v > best || bestOff < 0 { best = v; bestOff = op.storageOrder == 1 ? colOff : off }
+            let xs = NNSendableReadPointer(xp), ys = NNSendablePointer(yp), isp = ip.map { NNSendablePointer($0) }
+            let g = self.g, op = self.op
+            // Output positions are independent: split them across threads (each writes its own positions).
+            ctx.parallelFor(osz, cost: planes * g.kernelSize) { range in
+                let xp = xs.p, yp = ys.p, ip = isp?.p
+                var oidx = Array(repeating: 0, count: s), kidx = Array(repeating: 0, count: s)
+                for o in range {
+                    var rem = o
+                    for d in stride(from: s - 1, through: 0, by: -1) { oidx[d] = rem % g.output[d]; rem /= g.output[d] }
+                    // Walk the kernel window.
+                    for d in 0..<s { kidx[d] = 0 }
+                    var offsets: [(Int, Int)] = []  // (row-major offset, storage-order offset)
+                    var padCount = 0
+                    for _ in 0..<g.kernelSize {
+                        var off = 0, colOff = 0, inside = true, inPadded = true
+                        for d in 0..<s {
+                            let i = oidx[d] * g.strides[d] + kidx[d] * g.dilations[d] - g.padBegin[d]
+                            if i < 0 || i >= g.input[d] { inside = false }
+                            if i < -g.padBegin[d] || i >= g.input[d] + g.padEnd[d] { inPadded = false }
+                            off += i * inSt[d]; colOff += i * colSt[d]
                         }
-                        yp[pl * osz + o] = best
-                        ip?[pl * osz + o] = Int64(pl * isz + max(bestOff, 0))
-                    case .average:
-                        var sum: T = 0
-                        for (off, _) in offsets { sum += xpl[off] }
-                        let n = op.countIncludePad ? padCount : offsets.count
-                        yp[pl * osz + o] = n > 0 ? sum / T(n) : 0
-                    case .lp:
-                        var sum: T = 0
-                        for (off, _) in offsets { sum += T.nnPow(abs(xpl[off]), p) }
-                        yp[pl * osz + o] = T.nnPow(sum, 1 / p)
+                        if inside { offsets.append((off, colOff)) }
+                        if inPadded { padCount += 1 }
+                        var d = s - 1
+                        while d >= 0 { kidx[d] += 1; if kidx[d] < g.kernel[d] { break }; kidx[d] = 0; d -= 1 }
+                    }
+                    for pl in 0..<planes {
+                        let xpl = xp + pl * isz
+                        switch op.kind {
+                        case .max:
+                            var best = -T.infinity, bestOff = -1
+                            for (off, colOff) in offsets {
+                                let v = xpl[off]
+                                if v > best || bestOff < 0 { best = v; bestOff = op.storageOrder == 1 ? colOff : off }
+                            }
+                            yp[pl * osz + o] = best
+                            ip?[pl * osz + o] = Int64(pl * isz + max(bestOff, 0))
+                        case .average:
+                            var sum: T = 0
+                            for (off, _) in offsets { sum += xpl[off] }
+                            let n = op.countIncludePad ? padCount : offsets.count
+                            yp[pl * osz + o] = n > 0 ? sum / T(n) : 0
+                        case .lp:
+                            var sum: T = 0
+                            for (off, _) in offsets { sum += T.nnPow(abs(xpl[off]), p) }
+                            yp[pl * osz + o] = T.nnPow(sum, 1 / p)
+                        }
                     }
                 }
             }
         }
     }
 
-    func intMaxPool(_ x: Tensor, _ g: WindowGeometry) throws -> [Tensor] {
+    func intMaxPool(_ x: Tensor, _ g: WindowGeometry, _ ctx: RunContext) throws -> [Tensor] {
         // Integer MaxPool (int8/uint8): compute through Double, which represents them exactly.
         let xd = Tensor(shape: x.shape, checkedValues: (0..<x.count).map { x.doubleValue(at: $0) })
-        let r = try Run(op: self, x: xd, g: g).visit(Double.self)
+        let r = try Run(op: self, x: xd, g: g, ctx: ctx).visit(Double.self)
         let vals = try r[0].toArray(Double.self)
         let y: Tensor
         switch x.dtype {
@@ -184,6 +191,7 @@ struct MaxUnpoolOp: TensorKernel {
         kernel = k
         strides = try c.ints("strides")
         pads = try c.ints("pads")
+        try nnCheckWindowBounds([kernel, strides, pads])
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {

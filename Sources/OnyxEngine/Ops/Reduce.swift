@@ -46,15 +46,24 @@ struct ReduceOp: TensorKernel {
         for d in 0..<x.rank {
             if axes.contains(d) { if keepdims { outShape.append(1) } } else { outShape.append(x.shape[d]) }
         }
-        let (cnt, map) = nnReducedIndex(x.shape, axes: axes)
-        let plan = Plan(kind: kind, x: x, outShape: outShape, count: cnt, map: map)
+        // Contiguous reduced axes (the common case) are walked as outer × reduced × inner without an index map.
+        let sorted = axes.sorted()
+        var layout: (outer: Int, red: Int, inner: Int)? = nil
+        var cnt = 0, map: [Int] = []
+        if let lo = sorted.first, let hi = sorted.last, hi - lo + 1 == sorted.count {
+            layout = (Tensor.count(Array(x.shape[..<lo])), Tensor.count(Array(x.shape[lo...hi])), Tensor.count(Array(x.shape[(hi + 1)...])))
+        } else if sorted.isEmpty {
+            layout = (x.count, 1, 1)
+        }
+        if let l = layout { cnt = l.outer * l.inner } else { (cnt, map) = nnReducedIndex(x.shape, axes: axes) }
+        let plan = Plan(kind: kind, x: x, outShape: outShape, count: cnt, map: map, layout: layout)
         switch x.dtype {
         case .float32, .float64, .float16, .bfloat16: return [try nnDispatch(x.dtype, plan)]
         case .bool:
             guard kind == .max || kind == .min else { throw KernelError("\(kind) does not support bool") }
-            let v = try x.toArray(Bool.self)
             var acc = [Bool](repeating: kind == .min, count: cnt)
-            for i in 0..<v.count { acc[map[i]] = kind == .max ? (acc[map[i]] || v[i]) : (acc[map[i]] && v[i]) }
+            let isMax = kind == .max
+            try x.withBuffer(of: Bool.self) { xb in plan.fold(xb) { j, v in acc[j] = isMax ? (acc[j] || v) : (acc[j] && v) } }
             return [Tensor(shape: outShape, checkedValues: acc)]
         case .int32: return [try plan.integer(Int32.self)]
         case .int64: return [try plan.integer(Int64.self)]
@@ -70,6 +79,21 @@ struct ReduceOp: TensorKernel {
 
     struct Plan: NNVisitor {
         let kind: Kind, x: Tensor, outShape: [Int], count: Int, map: [Int]
+        let layout: (outer: Int, red: Int, inner: Int)?
+
+        /// Calls `body(outputIndex, element)` for every element of `xb`.
+        @inline(__always)
+        func fold<T>(_ xb: UnsafeBufferPointer<T>, _ body: (Int, T) -> Void) {
+            if let l = layout {
+                var e = 0
+                for o in 0..<l.outer {
+                    let ao = o * l.inner
+                    for _ in 0..<l.red { for i in 0..<l.inner { body(ao + i, xb[e]); e += 1 } }
+                }
+            } else {
+                for i in 0..<xb.count { body(map[i], xb[i]) }
+            }
+        }
 
         func visit<C: NNReal>(_: C.Type) throws -> Tensor {
             let per = C(x.count / max(count, 1))
@@ -83,18 +107,18 @@ struct ReduceOp: TensorKernel {
             var acc = [C](repeating: initial, count: count)
             try nnRead(x, C.self) { xb in
                 switch kind {
-                case .sum, .mean, .logSum: for i in 0..<xb.count { acc[map[i]] += xb[i] }
-                case .prod: for i in 0..<xb.count { acc[map[i]] *= xb[i] }
-                case .max: for i in 0..<xb.count where !(xb[i] <= acc[map[i]]) { acc[map[i]] = xb[i] }
-                case .min: for i in 0..<xb.count where !(xb[i] >= acc[map[i]]) { acc[map[i]] = xb[i] }
-                case .l1: for i in 0..<xb.count { acc[map[i]] += abs(xb[i]) }
-                case .l2, .sumSquare: for i in 0..<xb.count { acc[map[i]] += xb[i] * xb[i] }
+                case .sum, .mean, .logSum: fold(xb) { j, v in acc[j] += v }
+                case .prod: fold(xb) { j, v in acc[j] *= v }
+                case .max: fold(xb) { j, v in if !(v <= acc[j]) { acc[j] = v } }
+                case .min: fold(xb) { j, v in if !(v >= acc[j]) { acc[j] = v } }
+                case .l1: fold(xb) { j, v in acc[j] += abs(v) }
+                case .l2, .sumSquare: fold(xb) { j, v in acc[j] += v * v }
                 case .logSumExp:
                     var mx = [C](repeating: -C.infinity, count: count)
-                    for i in 0..<xb.count where xb[i] > mx[map[i]] { mx[map[i]] = xb[i] }
+                    fold(xb) { j, v in if v > mx[j] { mx[j] = v } }
                     for j in 0..<count where !mx[j].isFinite { mx[j] = 0 }
                     var s = [C](repeating: 0, count: count)
-                    for i in 0..<xb.count { s[map[i]] += C.nnExp(xb[i] - mx[map[i]]) }
+                    fold(xb) { j, v in s[j] += C.nnExp(v - mx[j]) }
                     for j in 0..<count { acc[j] = C.nnLog(s[j]) + mx[j] }
                 }
             }
@@ -113,7 +137,7 @@ struct ReduceOp: TensorKernel {
             case .l2, .logSum, .logSumExp:
                 // Through Double, then truncated back.
                 let xd = Tensor(shape: x.shape, checkedValues: (0..<x.count).map { x.doubleValue(at: $0) })
-                let r = try Plan(kind: kind, x: xd, outShape: outShape, count: count, map: map).visit(Double.self)
+                let r = try Plan(kind: kind, x: xd, outShape: outShape, count: count, map: map, layout: layout).visit(Double.self)
                 return Tensor(shape: outShape, checkedValues: try r.toArray(Double.self).map { T(fromDouble: $0) })
             default: break
             }
@@ -121,12 +145,12 @@ struct ReduceOp: TensorKernel {
             var acc = [T](repeating: initial, count: count)
             try x.withBuffer(of: T.self) { xb in
                 switch kind {
-                case .sum, .mean: for i in 0..<xb.count { acc[map[i]] &+= xb[i] }
-                case .prod: for i in 0..<xb.count { acc[map[i]] &*= xb[i] }
-                case .max: for i in 0..<xb.count where xb[i] > acc[map[i]] { acc[map[i]] = xb[i] }
-                case .min: for i in 0..<xb.count where xb[i] < acc[map[i]] { acc[map[i]] = xb[i] }
-                case .l1: for i in 0..<xb.count { acc[map[i]] &+= xb[i] < 0 ? 0 &- xb[i] : xb[i] }
-                case .sumSquare: for i in 0..<xb.count { acc[map[i]] &+= xb[i] &* xb[i] }
+                case .sum, .mean: fold(xb) { j, v in acc[j] &+= v }
+                case .prod: fold(xb) { j, v in acc[j] &*= v }
+                case .max: fold(xb) { j, v in if v > acc[j] { acc[j] = v } }
+                case .min: fold(xb) { j, v in if v < acc[j] { acc[j] = v } }
+                case .l1: fold(xb) { j, v in acc[j] &+= v < 0 ? 0 &- v : v }
+                case .sumSquare: fold(xb) { j, v in acc[j] &+= v &* v }
                 default: break
                 }
             }

@@ -24,7 +24,7 @@ struct RoiAlignOp: TensorKernel {
         outH = try c.int("output_height", 1); outW = try c.int("output_width", 1)
         samplingRatio = try c.int("sampling_ratio", 0)
         spatialScale = Double(try c.float("spatial_scale", 1))
-        guard outH >= 1, outW >= 1, samplingRatio >= 0 else { throw KernelError("invalid output size or sampling_ratio") }
+        guard outH >= 1, outW >= 1, outH <= 1 << 16, outW <= 1 << 16, samplingRatio >= 0, samplingRatio <= 1 << 10 else { throw KernelError("invalid output size or sampling_ratio") }
     }
 
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
@@ -55,8 +55,8 @@ struct RoiAlignOp: TensorKernel {
                         var rh = rois[n * 4 + 3] * op.spatialScale - off - sh
                         if !op.halfPixel { rw = Swift.max(rw, 1); rh = Swift.max(rh, 1) }
                         let bh = rh / Double(ph), bw = rw / Double(pw)
-                        let gh = op.samplingRatio > 0 ? op.samplingRatio : Int((rh / Double(ph)).rounded(.up))
-                        let gw = op.samplingRatio > 0 ? op.samplingRatio : Int((rw / Double(pw)).rounded(.up))
+                        let gh = op.samplingRatio > 0 ? op.samplingRatio : Swift.max(0, Int((rh / Double(ph)).rounded(.up)))
+                        let gw = op.samplingRatio > 0 ? op.samplingRatio : Swift.max(0, Int((rw / Double(pw)).rounded(.up)))
                         guard gh * gw <= 1 << 20 else { throw KernelError("RoiAlign sampling grid \(gh)x\(gw) is too large") }
                         let count = Double(Swift.max(gh * gw, 1))
                         // Bilinear taps shared by every channel: (pos1..4, w1..4) per sample.

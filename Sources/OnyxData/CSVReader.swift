@@ -1,5 +1,6 @@
 // A small RFC 4180 CSV reader: a header row, comma separators, quoted fields ("" for a quote inside quotes)
-// which may contain commas and line breaks, CRLF or LF line ends. Self-contained so it can move to a data module.
+// Moved from OnyxMetrics; used by `onyx metrics` (small files, whole-file parse). The streaming byte-level
+// reader for `onyx data` is CSVScanner.swift.
 import Foundation
 
 /// A CSV reading error with its file and line (1-based, the physical line where the problem is).

@@ -1,0 +1,259 @@
+// Evaluation data: a numeric feature matrix and a label column read from a CSV file.
+// This file is the only place OnyxEval touches the CSV reader.
+import Foundation
+import OnyxMetrics
+import OnyxData
+import OnyxKernels
+
+/// An error in evaluation input (data, model outputs, options), with a message meant for the user.
+public struct EvalError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Rows of float features plus the raw text of the label column.
+public struct EvalData: Sendable {
+    /// Where the data came from (file path).
+    public let source: String
+    public let featureNames: [String]
+    public let labelName: String
+    /// Row-major `rows × featureNames.count` features (parsed as Double, then rounded to Float like numpy's
+    /// `astype(np.float32)`).
+    public let features: [Float]
+    /// The label column's text, one entry per row (whitespace-trimmed).
+    public let rawLabels: [String]
+    public var rows: Int { rawLabels.count }
+    public var width: Int { featureNames.count }
+
+    public init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String]) throws {
+        guard features.count == rawLabels.count * featureNames.count else {
+            throw EvalError("features hold \(features.count) values, expected \(rawLabels.count) rows × \(featureNames.count) columns")
+        }
+        self.source = source; self.featureNames = featureNames; self.labelName = labelName
+        self.features = features; self.rawLabels = rawLabels
+    }
+
+    /// Reads a CSV file with a header row. Features are the columns in `features`, or every column except
+    /// `label`. Every feature value must be a finite number; errors name the line and the column.
+    public static func csv(path: String, label: String, features: [String]? = nil) throws -> EvalData {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvalError("\(path): cannot read file") }
+        // Fast path for plain numeric CSV (no quotes): a byte scanner with strtod. Anything else goes through the
+        // RFC 4180 reader.
+        let hasQuote = data.withUnsafeBytes { b in b.baseAddress.map { memchr($0, 0x22, b.count) != nil } ?? false }
+        if !hasQuote {
+            return try fastCSV(data, path: path, label: label, features: features)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw EvalError("\(path): not UTF-8 text") }
+        let table = try CSVReader.parse(text, file: path)
+        let (labelIndex, featureIndex) = try columns(table.header, path: path, label: label, features: features)
+        var out = [Float]()
+        out.reserveCapacity(table.rows.count * featureIndex.count)
+        for (r, row) in table.rows.enumerated() {
+            for j in featureIndex {
+                let text = (j < row.count ? row[j] : "").trimmingCharacters(in: .whitespaces)
+                guard let v = Double(text), v.isFinite else {
+                    throw EvalError("\(path):\(table.lines[r]): column '\(table.header[j])': '\(text)' is not a finite number")
+                }
+                out.append(Float(v))
+            }
+        }
+        let labels = table.rows.map { (labelIndex < $0.count ? $0[labelIndex] : "").trimmingCharacters(in: .whitespaces) }
+        if labels.isEmpty { throw EvalError("\(path): no data rows") }
+        return try EvalData(source: path, featureNames: featureIndex.map { table.header[$0] }, labelName: label,
+                            features: out, rawLabels: labels)
+    }
+
+    static func columns(_ header: [String], path: String, label: String, features: [String]?) throws -> (Int, [Int]) {
+        let listed = header.count <= 12 ? header.joined(separator: ", ")
+            : header.prefix(10).joined(separator: ", ") + ", …, " + (header.last ?? "") + "; \(header.count) columns"
+        guard let labelIndex = header.firstIndex(of: label) else {
+            throw EvalError("\(path): no label column '\(label)' (columns: \(listed)); choose one with --label")
+        }
+        let featureIndex: [Int]
+        if let features {
+            featureIndex = try features.map { f in
+                guard let i = header.firstIndex(of: f) else {
+                    throw EvalError("\(path): no feature column '\(f)' (columns: \(listed))")
+                }
+                if i == labelIndex { throw EvalError("the label column '\(label)' cannot also be a feature") }
+                return i
+            }
+        } else {
+            featureIndex = header.indices.filter { $0 != labelIndex }
+        }
+        if featureIndex.isEmpty { throw EvalError("\(path): no feature columns") }
+        return (labelIndex, featureIndex)
+    }
+
+    /// Splits `data` into lines and comma-separated fields without quote handling; parses features with a
+    /// correctly rounded decimal fast path (strtod otherwise), rows split across the cores.
+    static func fastCSV(_ data: Data, path: String, label: String, features: [String]?) throws -> EvalData {
+        var bytes = [UInt8](repeating: 0, count: data.count + 1)  // + a terminator for strtod
+        bytes.withUnsafeMutableBytes { dst in data.withUnsafeBytes { src in
+            if let d = dst.baseAddress, let s = src.baseAddress, src.count > 0 { memcpy(d, s, src.count) }
+        } }
+        let n = data.count
+        // Line ranges, skipping blank lines.
+        var ranges = [LineRange]()
+        var pos = 0
+        try bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { pos = 3 }  // byte-order mark
+            var lineNo = 1
+            var s = pos
+            while s < n {
+                let e = memchr(base + s, 0x0A, n - s).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? n
+                var end = e
+                if end > s && base[end - 1] == 0x0D { end -= 1 }
+                if end > s { ranges.append(LineRange(start: s, end: end, line: lineNo)) }
+                lineNo += 1
+                s = e + 1
+            }
+            if ranges.isEmpty { throw EvalError("\(path): empty file (no header)") }
+        }
+        let headerLine = ranges[0]
+        let header = String(decoding: bytes[headerLine.start..<headerLine.end], as: UTF8.self)
+            .split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let (labelIndex, featureIndex) = try columns(header, path: path, label: label, features: features)
+        var slot = [Int](repeating: -1, count: header.count)  // feature slot of each column (-1: not a feature)
+        for (k, j) in featureIndex.enumerated() { slot[j] = k }
+        let width = featureIndex.count
+        let rowCount = ranges.count - 1
+        if rowCount == 0 { throw EvalError("\(path): no data rows") }
+        var out = [Float](repeating: 0, count: rowCount * width)
+        let chunks = max(1, min(ThreadPool.availableCores, rowCount / 2000))
+        let results = ChunkResults(chunks)
+        let parser = ChunkParser(path: path, header: header, labelIndex: labelIndex, slot: slot, width: width)
+        bytes.withUnsafeMutableBufferPointer { buf in
+            out.withUnsafeMutableBufferPointer { dst in
+                guard let base = buf.baseAddress, let o = dst.baseAddress else { return }
+                ranges.withUnsafeBufferPointer { rb in
+                    let io = ParseBuffers(bytes: base, out: o, lines: UnsafeBufferPointer(rebasing: rb[1...]))
+                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                        let lo = rowCount * c / chunks, hi = rowCount * (c + 1) / chunks
+                        results.set(c, Result { try parser.parse(io, lo..<hi) })
+                    }
+                }
+            }
+        }
+        var labels = [String]()
+        labels.reserveCapacity(rowCount)
+        for r in results.take() { labels += try r.get() }
+        return try EvalData(source: path, featureNames: featureIndex.map { header[$0] }, labelName: label,
+                            features: out, rawLabels: labels)
+    }
+}
+
+struct LineRange: Sendable { var start: Int, end: Int, line: Int }
+
+/// The file bytes (NUL-terminated) and the feature matrix, shared by the parsing threads.
+/// `@unchecked Sendable`: each thread writes only its own rows' output slots and only the separator bytes inside
+/// nothing else is written while they run.
+struct ParseBuffers: @unchecked Sendable {
+    let bytes: UnsafeMutablePointer<UInt8>
+    let out: UnsafeMutablePointer<Float>
+    /// Data rows' line ranges (read only).
+    let lines: UnsafeBufferPointer<LineRange>
+}
+
+/// Per-chunk results. `@unchecked Sendable`: written under `lock`.
+final class ChunkResults: @unchecked Sendable {
+    let lock = NSLock()
+    var items: [Result<[String], Error>?]
+    init(_ n: Int) { items = Array(repeating: nil, count: n) }
+    func set(_ i: Int, _ r: Result<[String], Error>) { lock.lock(); items[i] = r; lock.unlock() }
+    func take() -> [Result<[String], Error>] {
+        lock.lock(); defer { lock.unlock() }
+        return items.map { $0 ?? .failure(EvalError("internal: a parsing chunk did not finish")) }
+    }
+}
+
+/// Parses a range of data rows.
+struct ChunkParser: Sendable {
+    let path: String
+    let header: [String]
+    let labelIndex: Int
+    let slot: [Int]
+    let width: Int
+
+    /// Exact powers of ten (10^0 ... 10^22 are representable exactly in a Double).
+    static let pow10: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { a, _ in a * 10 } }
+
+    func parse(_ io: ParseBuffers, _ rows: Range<Int>) throws -> [String] {
+        let base = io.bytes, lines = io.lines
+        var labels = [String]()
+        labels.reserveCapacity(rows.count)
+        for r in rows {
+            let (start, end, line) = (lines[r].start, lines[r].end, lines[r].line)
+            var col = 0
+            var f = start
+            while true {
+                var g = f
+                while g < end && base[g] != 0x2C { g += 1 }
+                if col >= header.count {
+                    throw EvalError("\(path):\(line): row has more fields than the header (\(header.count))")
+                }
+                if col == labelIndex {
+                    labels.append(String(decoding: UnsafeBufferPointer(start: base + f, count: g - f), as: UTF8.self)
+                        .trimmingCharacters(in: .whitespaces))
+                } else if slot[col] >= 0 {
+                    guard let v = number(base, f, g), v.isFinite else {
+                        let t = String(decoding: UnsafeBufferPointer(start: base + f, count: g - f), as: UTF8.self)
+                        throw EvalError("\(path):\(line): column '\(header[col])': '\(t.trimmingCharacters(in: .whitespaces))' is not a finite number")
+                    }
+                    io.out[r * width + slot[col]] = Float(v)
+                }
+                col += 1
+                if g >= end { break }
+                f = g + 1
+            }
+            if col != header.count {
+                throw EvalError("\(path):\(line): row has \(col) fields, header has \(header.count)")
+            }
+        }
+        return labels
+    }
+
+    /// The number in bytes [f, g) (surrounding blanks allowed), or nil. Plain decimals with at most 19 digits
+    /// whose digits fit in 2^53 and at most 22 decimals are converted as digits / 10^k, which is correctly rounded
+    /// (both operands are exact); anything else goes to strtod.
+    func number(_ base: UnsafeMutablePointer<UInt8>, _ f: Int, _ g: Int) -> Double? {
+        var a = f, b = g
+        while a < b && (base[a] == 0x20 || base[a] == 0x09) { a += 1 }
+        while b > a && (base[b - 1] == 0x20 || base[b - 1] == 0x09) { b -= 1 }
+        if a == b { return nil }
+        var i = a
+        var negative = false
+        if base[i] == 0x2D || base[i] == 0x2B { negative = base[i] == 0x2D; i += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0, decimals = 0
+        var seenDot = false, plain = true
+        while i < b {
+            let c = base[i]
+            if c >= 0x30 && c <= 0x39 {
+                if digits == 19 { plain = false; break }  // might overflow UInt64
+                mantissa = mantissa * 10 + UInt64(c - 0x30)
+                digits += 1
+                if seenDot { decimals += 1 }
+            } else if c == 0x2E && !seenDot {
+                seenDot = true
+            } else { plain = false; break }
+            i += 1
+        }
+        if plain && digits > 0 && mantissa < (1 << 53) && decimals <= 22 {
+            let v = Double(mantissa) / ChunkParser.pow10[decimals]
+            return negative ? -v : v
+        }
+        // strtod on the NUL-terminated copy of the field.
+        var tmp = [CChar](repeating: 0, count: b - a + 1)
+        for k in 0..<(b - a) { tmp[k] = CChar(bitPattern: base[a + k]) }
+        return tmp.withUnsafeMutableBufferPointer { t -> Double? in
+            guard let p = t.baseAddress else { return nil }
+            var endPtr: UnsafeMutablePointer<CChar>? = nil
+            let v = strtod(p, &endPtr)
+            guard let e = endPtr, e - p == b - a else { return nil }
+            return v
+        }
+    }
+}
