@@ -66,7 +66,7 @@ enum TensorCoding {
     static func tensor(fromJSON data: JSON, dtype: DType, shape: [Int], name: String) throws -> Tensor {
         let n = try elementCount(shape, name: name)
         var flat: [JSON] = []
-        flat.reserveCapacity(n)
+        flat.reserveCapacity(min(n, 1 << 20))  // n comes from the request: never reserve more than a body can fill
         try flatten(data, into: &flat, limit: n, name: name)
         guard flat.count == n else {
             throw ServeError.bad("input '\(name)': shape \(shape) needs \(n) elements, 'data' has \(flat.count)")
@@ -108,7 +108,7 @@ enum TensorCoding {
         let n = try elementCount(shape, name: name)
         if dtype == .string {
             var out: [String] = []
-            out.reserveCapacity(n)
+            out.reserveCapacity(min(n, bytes.count / 4 + 1))  // each element takes at least 4 bytes
             var off = 0
             while off < bytes.count {
                 guard off + 4 <= bytes.count else { throw ServeError.bad("input '\(name)': truncated BYTES element length") }

@@ -227,6 +227,8 @@ import Testing
                 ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3]}]}", 400, "needs 4 elements"),
                 ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[9,4],\"data\":[\(Array(repeating: "0", count: 36).joined(separator: ","))]}]}", 400, "max_batch_size 8"),
                 ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}],\"outputs\":[{\"name\":\"nope\"}]}", 400, "unknown output 'nope'"),
+                ("/v2/models/identity_types/infer", "{\"inputs\":[{\"name\":\"in_BYTES\",\"datatype\":\"BYTES\",\"shape\":[2147483647,512],\"data\":[\"a\"]}]}", 400, "needs"),
+                ("/v2/models/identity_fp32/infer", "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[2147483647,2147483647],\"data\":[1]}]}", 400, "too large"),
                 ("/v2/models/identity_fp32/versions/7/infer", ok, 404, "unknown version"),
                 ("/v2/models/missing/infer", ok, 404, "unknown model"),
                 ("/v2/models/broken/infer", ok, 503, "not ready"),
