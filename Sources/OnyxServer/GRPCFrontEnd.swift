@@ -18,7 +18,9 @@ final class GRPCFrontEnd: Service, Sendable {
         self.port = port
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = core.options.maxRequestBytes
-        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: core.options.host, port: port),
+        let host = core.options.host == "localhost" ? "127.0.0.1" : core.options.host
+        let address: GRPCNIOTransportCore.SocketAddress = host.contains(":") ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
+        let transport = HTTP2ServerTransport.Posix(address: address,
                                                    transportSecurity: .plaintext, config: config)
         var interceptors: [any ServerInterceptor] = []
         if let token = core.options.authToken { interceptors.append(BearerAuth(token: token)) }
