@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
         // Evaluation metrics (scikit-learn definitions), CSV reading, metrics reports. Pure Swift.
         .target(name: "OnyxMetrics"),
+        // Model compression: quantization, fp16, pruning, distillation.
+        .target(name: "OnyxCompress", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxKernels", "OnyxMetrics"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxCompress"]),
         // The CLI: argument parsing and printing only.
         .executableTarget(name: "onyx", dependencies: [
             "Onyx",

@@ -4,3 +4,4 @@
 @_exported import OnyxONNX
 @_exported import OnyxKernels
 @_exported import OnyxMetrics
+@_exported import OnyxCompress
