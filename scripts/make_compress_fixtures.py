@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Reference data for Tests/OnyxTests/CompressTests.swift (model compression, issue 7).
+
+Run from the repository root after building the CLI:
+    swift build && /tmp/venv/bin/python scripts/make_compress_fixtures.py [path/to/onyx]
+Writes Tests/OnyxTests/Fixtures/compress/:
+- digits_train.csv: the 1,437 training rows of the digits split used by scripts/make_examples.py
+  (pixel_0..pixel_63 scaled to [0, 1], label) — distillation training data.
+- digits_teacher.onnx: a bigger scikit-learn MLPClassifier (64 -> 256 -> 128 -> 10) trained on them (teacher).
+- digits_mlp_int8.onnx / digits_mlp_int8_pc.onnx / digits_mlp_fp16.onnx: Examples/models/digits_mlp quantized
+  (dynamic, per-tensor and per-channel) and converted to fp16 by the onyx CLI given as argument.
+- *_ort_probabilities.npy: onnxruntime's probabilities for those files on Examples/data/digits_test.csv,
+  so the tests check that onnxruntime runs Onyx's output files and that Onyx computes the same outputs.
+- reference.json: accuracies measured by onnxruntime (fp32, teacher, onnxruntime's own quantize_dynamic).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from skl2onnx import to_onnx
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+out = os.path.join(root, "Tests", "OnyxTests", "Fixtures", "compress")
+os.makedirs(out, exist_ok=True)
+onyx = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, ".build", "debug", "onyx")
+mlp = os.path.join(root, "Examples", "models", "digits_mlp", "1", "model.onnx")
+
+X, y = load_digits(return_X_y=True)
+X = (X / 16.0).astype(np.float32)
+Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+with open(os.path.join(out, "digits_train.csv"), "w") as f:
+    f.write(",".join([f"pixel_{i}" for i in range(64)] + ["label"]) + "\n")
+    for row, lab in zip(Xtr, ytr):
+        f.write(",".join(f"{v:.4g}" for v in row) + f",{lab}\n")
+
+# The test CSV as the tests read it (4 decimals, as written by make_examples.py).
+test = np.loadtxt(os.path.join(root, "Examples", "data", "digits_test.csv"), delimiter=",", skiprows=1, dtype=np.float32)
+Xcsv, ycsv = test[:, :64], test[:, 64].astype(np.int64)
+
+teacher = MLPClassifier(hidden_layer_sizes=(256, 128), max_iter=500, random_state=0).fit(Xtr, ytr)
+onx = to_onnx(teacher, Xtr[:1], options={id(teacher): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+onx.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+teacher_path = os.path.join(out, "digits_teacher.onnx")
+with open(teacher_path, "wb") as f:
+    f.write(onx.SerializeToString())
+
+
+def run(path, x):
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    dt = np.float16 if s.get_inputs()[0].type == "tensor(float16)" else np.float32
+    label, probs = s.run(None, {s.get_inputs()[0].name: x.astype(dt)})
+    return label, probs
+
+
+ref = {}
+ref["fp32_accuracy"] = float((run(mlp, Xcsv)[0] == ycsv).mean())
+ref["teacher_accuracy"] = float((run(teacher_path, Xcsv)[0] == ycsv).mean())
+ref["teacher_parameters"] = int(sum(c.size for c in teacher.coefs_) + sum(b.size for b in teacher.intercepts_))
+with tempfile.TemporaryDirectory() as tmp:
+    q = os.path.join(tmp, "ort_int8.onnx")
+    quantize_dynamic(mlp, q, weight_type=QuantType.QInt8)
+    ref["ort_quantize_dynamic_accuracy"] = float((run(q, Xcsv)[0] == ycsv).mean())
+    ref["ort_quantize_dynamic_bytes"] = os.path.getsize(q)
+
+# Files produced by Onyx, then run by onnxruntime.
+jobs = {
+    "digits_mlp_int8": ["quantize", mlp, "--mode", "dynamic"],
+    "digits_mlp_int8_pc": ["quantize", mlp, "--mode", "dynamic", "--per-channel"],
+    "digits_mlp_fp16": ["convert-precision", mlp, "--to", "fp16", "--keep-io-fp32"],
+}
+for name, args in jobs.items():
+    path = os.path.join(out, name + ".onnx")
+    subprocess.run([onyx] + args + ["-o", path, "--bench-iterations", "0"], check=True, stdout=subprocess.DEVNULL)
+    label, probs = run(path, Xcsv)
+    np.save(os.path.join(out, name + "_ort_probabilities.npy"), probs.astype(np.float32))
+    ref[name + "_ort_accuracy"] = float((label == ycsv).mean())
+
+with open(os.path.join(out, "reference.json"), "w") as f:
+    json.dump(ref, f, indent=2, sort_keys=True)
+print(json.dumps(ref, indent=2, sort_keys=True))
