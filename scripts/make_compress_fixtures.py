@@ -7,8 +7,9 @@ Writes Tests/OnyxTests/Fixtures/compress/:
 - digits_train.csv: the 1,437 training rows of the digits split used by scripts/make_examples.py
   (pixel_0..pixel_63 scaled to [0, 1], label) — distillation training data.
 - digits_teacher.onnx: a bigger scikit-learn MLPClassifier (64 -> 256 -> 128 -> 10) trained on them (teacher).
-- digits_mlp_int8.onnx / digits_mlp_int8_pc.onnx / digits_mlp_fp16.onnx: Examples/models/digits_mlp quantized
-  (dynamic, per-tensor and per-channel) and converted to fp16 by the onyx CLI given as argument.
+- digits_mlp_int8.onnx / digits_mlp_int8_pc.onnx / digits_mlp_fp16.onnx / digits_mlp_static_{qdq,qop}.onnx:
+  Examples/models/digits_mlp quantized (dynamic per-tensor and per-channel; static QDQ minmax and QOperator entropy,
+  calibrated on digits_train.csv) and converted to fp16 by the onyx CLI given as argument.
 - *_ort_probabilities.npy: onnxruntime's probabilities for those files on Examples/data/digits_test.csv,
   so the tests check that onnxruntime runs Onyx's output files and that Onyx computes the same outputs.
 - reference.json: accuracies measured by onnxruntime (fp32, teacher, onnxruntime's own quantize_dynamic).
@@ -75,6 +76,10 @@ jobs = {
     "digits_mlp_int8": ["quantize", mlp, "--mode", "dynamic"],
     "digits_mlp_int8_pc": ["quantize", mlp, "--mode", "dynamic", "--per-channel"],
     "digits_mlp_fp16": ["convert-precision", mlp, "--to", "fp16", "--keep-io-fp32"],
+    "digits_mlp_static_qdq": ["quantize", mlp, "--mode", "static", "--calibration", os.path.join(out, "digits_train.csv"),
+                              "--method", "minmax", "--format", "qdq"],
+    "digits_mlp_static_qop": ["quantize", mlp, "--mode", "static", "--calibration", os.path.join(out, "digits_train.csv"),
+                              "--method", "entropy", "--format", "qoperator"],
 }
 for name, args in jobs.items():
     path = os.path.join(out, name + ".onnx")

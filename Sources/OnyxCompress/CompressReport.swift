@@ -96,9 +96,10 @@ public struct LabeledData: Sendable {
     public var width: Int { featureNames.count }
 
     /// Every column but `label` is a feature and must be numeric.
-    public static func csv(path: String, label: String = "label") throws -> LabeledData {
+    /// With `labelOptional`, a CSV without the label column gives only features (labels empty strings).
+    public static func csv(path: String, label: String = "label", labelOptional: Bool = false) throws -> LabeledData {
         let table = try CSVReader.read(path: path)
-        let li = try table.column(named: label)
+        let li = labelOptional ? (table.header.firstIndex(of: label) ?? -1) : try table.column(named: label)
         var names: [String] = []
         var cols: [[Double]] = []
         for (k, h) in table.header.enumerated() where k != li {
@@ -108,7 +109,8 @@ public struct LabeledData: Sendable {
         guard !table.rows.isEmpty else { throw CompressError("\(path): no data rows") }
         var feats = [Float](repeating: 0, count: table.rows.count * names.count)
         for c in 0..<cols.count { for r in 0..<table.rows.count { feats[r * names.count + c] = Float(cols[c][r]) } }
-        let labels = try table.values(label).map { $0.trimmingCharacters(in: .whitespaces) }
+        let labels = li < 0 ? [String](repeating: "", count: table.rows.count)
+            : try table.values(label).map { $0.trimmingCharacters(in: .whitespaces) }
         return LabeledData(featureNames: names, features: feats, labels: labels)
     }
 

@@ -81,9 +81,9 @@ struct Quantize: ParsableCommand {
             guard let meth = CalibrationMethod(rawValue: method) else { fail("--method must be minmax, percentile or entropy") }
             guard let fmt = StaticFormat(rawValue: format) else { fail("--format must be qdq or qoperator") }
             let set = guarded { try CalibrationSet.load(path: calibration, model: m, labelColumn: calibrationLabel) }
-            let bar = Progress(total: set.count, label: "calibrating")
+            let bar = Progress(total: set.count * (meth == .minmax ? 1 : 2), label: "calibrating")
             (q, summary) = guarded {
-                try StaticQuantizer.quantize(m, calibration: set, method: meth, format: fmt, options: opts) { bar.update($0) }
+                try StaticQuantizer.quantize(m, calibration: set, method: meth, format: fmt, options: opts) { done, _ in bar.update(done) }
             }
             bar.finish()
         default:

@@ -67,6 +67,34 @@ import Onyx
         #expect(q2.graph.nodes.contains { $0.name == "MatMul" && $0.opType == "MatMul" })
     }
 
+    @Test(arguments: [(CalibrationMethod.minmax, StaticFormat.qdq, "digits_mlp_static_qdq"),
+                      (CalibrationMethod.entropy, StaticFormat.qoperator, "digits_mlp_static_qop")])
+    func staticInt8WithinOnePointAndMatchesOnnxRuntime(_ method: CalibrationMethod, _ format: StaticFormat, _ file: String) throws {
+        let data = try LabeledData.csv(path: Self.testCSV)
+        let fp32 = try ONNXModel.load(path: Self.mlpPath)
+        let cal = try CalibrationSet.load(path: Self.fixture("digits_train.csv"), model: fp32)
+        let (q, s) = try StaticQuantizer.quantize(fp32, calibration: cal, method: method, format: format, options: QuantizeOptions())
+        #expect(s.quantized.count == 2)
+        let ops = Set(q.graph.nodes.map(\.opType))
+        #expect(format == .qdq ? ops.contains("QuantizeLinear") && ops.contains("MatMul") : ops.contains("QLinearMatMul"))
+        let fp32Acc = try Accuracy.evaluate(model: fp32, data: data)
+        #expect(abs(try Accuracy.evaluate(model: q, data: data) - fp32Acc) <= 0.01)
+        let ortProbs = try NPY.read(URL(fileURLWithPath: Self.fixture(file + "_ort_probabilities.npy")))
+        #expect(maxAbsDiff(try Self.probabilities(q, data), ortProbs) < 1e-4)
+    }
+
+    @Test func calibrationSetThatDoesNotFitIsRejectedBeforeWork() throws {
+        let fp32 = try ONNXModel.load(path: Self.mlpPath)
+        let narrow = Tensor(shape: [4, 60], checkedValues: [Float](repeating: 0, count: 240))
+        #expect {
+            try CalibrationSet(feeds: [["X": narrow]], model: fp32)
+        } throws: { e in
+            "\(e)" == "calibration sample 1: input 'X' has shape [4, 60] but the model expects [batch, 64]"
+        }
+        let wrongType = Tensor(shape: [4, 64], checkedValues: [Double](repeating: 0, count: 256))
+        #expect(throws: CompressError.self) { try CalibrationSet(feeds: [["X": wrongType]], model: fp32) }
+    }
+
     @Test func float16AccuracyWithinPointTwoAndMatchesOnnxRuntime() throws {
         let data = try LabeledData.csv(path: Self.testCSV)
         let fp32 = try ONNXModel.load(path: Self.mlpPath)
