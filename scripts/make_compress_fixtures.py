@@ -12,6 +12,10 @@ Writes Tests/OnyxTests/Fixtures/compress/:
   calibrated on digits_train.csv) and converted to fp16 by the onyx CLI given as argument.
 - *_ort_probabilities.npy: onnxruntime's probabilities for those files on Examples/data/digits_test.csv,
   so the tests check that onnxruntime runs Onyx's output files and that Onyx computes the same outputs.
+- small_cnn.onnx (random weights, seed 0: Conv-BN-Relu, Conv-Relu-MaxPool, Conv-Add-Relu, GlobalAveragePool,
+  Flatten, Gemm, Softmax), small_cnn_input.npy, and small_cnn_pruned50.onnx written by
+  `onyx prune --structured channels --sparsity 0.5`, with onnxruntime's outputs for both
+  (small_cnn_ort_output.npy, small_cnn_pruned50_ort_output.npy).
 - reference.json: accuracies measured by onnxruntime (fp32, teacher, onnxruntime's own quantize_dynamic).
 """
 import json
@@ -87,6 +91,59 @@ for name, args in jobs.items():
     label, probs = run(path, Xcsv)
     np.save(os.path.join(out, name + "_ort_probabilities.npy"), probs.astype(np.float32))
     ref[name + "_ort_accuracy"] = float((label == ycsv).mean())
+
+# A small CNN for structured channel pruning.
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(0)
+
+
+def init(name, shape, scale=0.2):
+    return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+
+inits = [init("c1_w", (32, 3, 3, 3)), init("c1_b", (32,)),
+         numpy_helper.from_array((1 + 0.1 * rng.standard_normal(32)).astype(np.float32), "bn_scale"),
+         init("bn_b", (32,), 0.1), init("bn_mean", (32,), 0.1),
+         numpy_helper.from_array((1 + rng.random(32)).astype(np.float32), "bn_var"),
+         init("c2_w", (64, 32, 3, 3), 0.1), init("c3_w", (64, 64, 3, 3), 0.05), init("c3_b", (64, 1, 1), 0.1),
+         init("fc_w", (10, 64), 0.3), init("fc_b", (10,), 0.1)]
+# Vary channel magnitudes so the L1 ranking is not a coin toss.
+for t in inits:
+    if t.name in ("c1_w", "c2_w", "c3_w"):
+        a = numpy_helper.to_array(t).copy()
+        a *= np.linspace(0.2, 1.8, a.shape[0], dtype=np.float32)[rng.permutation(a.shape[0])][:, None, None, None]
+        t.CopyFrom(numpy_helper.from_array(a, t.name))
+nodes = [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], name="conv1", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+    helper.make_node("BatchNormalization", ["c1", "bn_scale", "bn_b", "bn_mean", "bn_var"], ["bn1"], name="bn1"),
+    helper.make_node("Relu", ["bn1"], ["r1"], name="relu1"),
+    helper.make_node("Conv", ["r1", "c2_w"], ["c2"], name="conv2", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+    helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+    helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", kernel_shape=[2, 2], strides=[2, 2]),
+    helper.make_node("Conv", ["p2", "c3_w"], ["c3"], name="conv3", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+    helper.make_node("Add", ["c3", "c3_b"], ["c3b"], name="bias3"),
+    helper.make_node("Relu", ["c3b"], ["r3"], name="relu3"),
+    helper.make_node("GlobalAveragePool", ["r3"], ["gap"], name="gap"),
+    helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], name="fc", transB=1),
+    helper.make_node("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1),
+]
+graph = helper.make_graph(nodes, "small_cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+                          [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])], inits)
+cnn = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+cnn_path = os.path.join(out, "small_cnn.onnx")
+with open(cnn_path, "wb") as f:
+    f.write(cnn.SerializeToString())
+xin = rng.random((4, 3, 32, 32), dtype=np.float32)
+np.save(os.path.join(out, "small_cnn_input.npy"), xin)
+pruned_path = os.path.join(out, "small_cnn_pruned50.onnx")
+subprocess.run([onyx, "prune", cnn_path, "--structured", "channels", "--sparsity", "0.5", "-o", pruned_path,
+                "--bench-iterations", "0"], check=True, stdout=subprocess.DEVNULL)
+for name, path in [("small_cnn", cnn_path), ("small_cnn_pruned50", pruned_path)]:
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    np.save(os.path.join(out, name + "_ort_output.npy"), s.run(None, {"x": xin})[0])
+    ref[name + "_bytes"] = os.path.getsize(path)
 
 with open(os.path.join(out, "reference.json"), "w") as f:
     json.dump(ref, f, indent=2, sort_keys=True)

@@ -100,7 +100,9 @@ public enum PrecisionConverter {
                     after.append(Node(name: ed.unique(v + "_cast_to_fp16"), opType: "Cast", inputs: [tmp], outputs: [target],
                                       attributes: ["to": .int(DType.float16.rawValue)]))
                 }
-                if n.opType != "Cast" { notes.append("\(n.label) kept in float32") }
+                if n.opType != "Cast" && (after.count > 0 || n.inputs != g.nodes[k].inputs.map(inName)) {
+                    notes.append("\(n.label) kept in float32")
+                }
                 nodes.append(n)
                 nodes += after
                 continue

@@ -10,6 +10,8 @@ public struct LayerSparsity: Sendable {
     public var shape: [Int]
     public var before: Double
     public var after: Double
+    /// E.g. "64 → 32 channels" for structured pruning.
+    public var detail: String = ""
 }
 
 /// Magnitude pruning of MatMul / Gemm / Conv weights.
@@ -45,12 +47,12 @@ public enum Pruner {
 
     /// The per-layer sparsity report.
     public static func table(_ rows: [LayerSparsity]) -> String {
-        var lines = [["layer", "op", "weight", "shape", "before", "after"]]
+        var lines = [["layer", "op", "weight", "shape", "before", "after", ""]]
         for r in rows {
             lines.append([r.node, r.opType, r.weight, r.shape.map(String.init).joined(separator: "x"),
-                          String(format: "%.1f%%", r.before * 100), String(format: "%.1f%%", r.after * 100)])
+                          String(format: "%.1f%%", r.before * 100), String(format: "%.1f%%", r.after * 100), r.detail])
         }
-        let widths = (0..<6).map { c in lines.map { $0[c].count }.max() ?? 0 }
+        let widths = (0..<7).map { c in lines.map { $0[c].count }.max() ?? 0 }
         return lines.map { row in
             row.enumerated().map { c, v in v.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }.joined(separator: "\n")

@@ -24,13 +24,25 @@ struct ReportOptions: ParsableArguments {
     }
 
     /// Saves `after` to `out`, then prints the one table comparing it with the model at `before`.
+    /// Latency is the median over interleaved rounds (before, after, before, …) so machine noise hits both alike.
     func finish(beforePath: String, before: Model, after: Model, out: String, beforeLabel: String = "original",
                 afterLabel: String, data: LabeledData? = nil) {
         guarded { try ONNXModel.save(after, to: out) }
         let d = data ?? loadData()
-        let rows = guarded {
-            [try ModelStats.measure(label: beforeLabel, path: beforePath, model: before, benchmark: benchConfig(), data: d),
-             try ModelStats.measure(label: afterLabel, path: out, model: after, benchmark: benchConfig(), data: d)]
+        var rows = guarded {
+            [try ModelStats.measure(label: beforeLabel, path: beforePath, model: before, benchmark: nil, data: d),
+             try ModelStats.measure(label: afterLabel, path: out, model: after, benchmark: nil, data: d)]
+        }
+        if var cfg = benchConfig() {
+            let rounds = 4
+            cfg.iterations = max(1, benchIterations / rounds)
+            var lat: [[Double]] = [[], []]
+            for _ in 0..<rounds {
+                for (k, p) in [beforePath, out].enumerated() {
+                    lat[k] += guarded { try Benchmark.run(modelPath: p, config: cfg).latenciesMs }
+                }
+            }
+            for k in 0..<2 { rows[k].latencyMs = lat[k].sorted()[lat[k].count / 2] }
         }
         print("wrote \(out)")
         print(ModelStats.table(rows))

@@ -130,6 +130,28 @@ import Onyx
         #expect(throws: CompressError.self) { try Pruner.unstructured(fp32, sparsity: 1.5) }
     }
 
+    @Test func structuredChannelPruningRemovesChannelsAndMatchesOnnxRuntime() throws {
+        let cnn = try ONNXModel.load(path: Self.fixture("small_cnn.onnx"))
+        let r = try ChannelPruner.prune(cnn, sparsity: 0.5)
+        #expect(r.layers.map(\.node) == ["conv1", "conv2", "conv3"])
+        let shapes = Dictionary(uniqueKeysWithValues: r.model.graph.initializers.map { ($0.name, $0.tensor.shape) })
+        #expect(shapes["c1_w"] == [16, 3, 3, 3] && shapes["c1_b"] == [16] && shapes["bn_var"] == [16])
+        #expect(shapes["c2_w"] == [32, 16, 3, 3] && shapes["c3_w"] == [32, 32, 3, 3] && shapes["c3_b"] == [32, 1, 1])
+        #expect(shapes["fc_w"] == [10, 32])
+        // onnxruntime ran the file `onyx prune` wrote; a fresh prune computes the same outputs in Onyx.
+        let x = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_input.npy")))
+        let ort = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_pruned50_ort_output.npy")))
+        let out = try InferenceSession(model: r.model).run(["x": x])["probabilities"]
+        #expect(maxAbsDiff(try #require(out), ort) < 1e-5)
+        let orig = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_ort_output.npy")))
+        #expect(maxAbsDiff(try #require(try InferenceSession(model: cnn).run(["x": x])["probabilities"]), orig) < 1e-5)
+        // The digits MLP: the hidden layer loses half its units; the output layer its matching rows.
+        let mlp = try ONNXModel.load(path: Self.mlpPath)
+        let m = try ChannelPruner.prune(mlp, sparsity: 0.5)
+        #expect(m.model.graph.initializers.first { $0.name == "coefficient1" }?.tensor.shape == [32, 10])
+        #expect(m.model.graph.initializers.first { $0.name == "intercepts" }?.tensor.shape == [1, 32])
+    }
+
     @Test func distilledStudentKeeps95PercentOfTeacherWithQuarterOfParameters() throws {
         let ref = try Self.reference()
         let teacher = try ONNXModel.load(path: Self.fixture("digits_teacher.onnx"))
