@@ -121,6 +121,7 @@ public struct CalibrationSet: Sendable {
     }
 
     static func rowSlice(_ t: Tensor, _ r: Range<Int>) throws -> Tensor {
+        guard t.dtype != .string else { throw CompressError("string calibration arrays are not supported") }
         let rowElems = t.shape.dropFirst().reduce(1, *)
         let out = Tensor.uninitialized(t.dtype, shape: [r.count] + t.shape.dropFirst())
         out.rawPointer.copyMemory(from: t.rawPointer + r.lowerBound * rowElems * t.dtype.size, byteCount: out.byteCount)

@@ -46,7 +46,7 @@ func quantizeSymmetric(_ w: [Float], shape: [Int], axis: Int?, perChannel: Bool)
 
 @inline(__always) func q8(_ x: Float) -> Int8 {
     let r = x.rounded(.toNearestOrEven)
-    return Int8(max(-127, min(127, r)))
+    return r.isNaN ? 0 : Int8(max(-127, min(127, r)))
 }
 
 /// Dynamic int8 quantization in the layout of ONNX Runtime's `quantize_dynamic` (QOperator):

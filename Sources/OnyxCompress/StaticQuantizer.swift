@@ -221,8 +221,10 @@ public enum StaticQuantizer {
             if let b = lay.bias {
                 let bv = try floatValues(b)
                 let q = bv.enumerated().map { c, v -> Int32 in
-                    let s = xs * qw.scales[qw.scales.count == 1 ? 0 : c]
-                    return Int32(max(-2_147_483_647, min(2_147_483_647, (v / s).rounded(.toNearestOrEven))))
+                    let s = Double(xs) * Double(qw.scales[qw.scales.count == 1 ? 0 : c])
+                    let q = (Double(v) / s).rounded(.toNearestOrEven)
+                    // Clamp in Double (exact for ±(2^31 − 1)); NaN becomes 0 rather than trapping.
+                    return q.isNaN ? 0 : Int32(max(-2_147_483_647, min(2_147_483_647, q)))
                 }
                 inputs.append(ed.addInitializer(t.node.inputs[2] + "_quantized", Tensor(shape: [q.count], checkedValues: q)))
             }
