@@ -15,7 +15,9 @@ Writes Tests/OnyxTests/Fixtures/compress/:
 - small_cnn.onnx (random weights, seed 0: Conv-BN-Relu, Conv-Relu-MaxPool, Conv-Add-Relu, GlobalAveragePool,
   Flatten, Gemm, Softmax), small_cnn_input.npy, and small_cnn_pruned50.onnx written by
   `onyx prune --structured channels --sparsity 0.5`, with onnxruntime's outputs for both
-  (small_cnn_ort_output.npy, small_cnn_pruned50_ort_output.npy).
+  (small_cnn_ort_output.npy, small_cnn_pruned50_ort_output.npy); small_cnn_int8.onnx (dynamic, per-channel,
+  ConvInteger) and small_cnn_static_qop.onnx (QLinearConv, calibrated on small_cnn_calibration.npz) with
+  onnxruntime's outputs (small_cnn_int8_ort_output.npy, small_cnn_static_qop_ort_output.npy).
 - reference.json: accuracies measured by onnxruntime (fp32, teacher, onnxruntime's own quantize_dynamic).
 """
 import json
@@ -144,6 +146,19 @@ for name, path in [("small_cnn", cnn_path), ("small_cnn_pruned50", pruned_path)]
     s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     np.save(os.path.join(out, name + "_ort_output.npy"), s.run(None, {"x": xin})[0])
     ref[name + "_bytes"] = os.path.getsize(path)
+
+# Conv quantization: dynamic per-channel (ConvInteger) and static QOperator (QLinearConv) calibrated on an .npz.
+np.savez(os.path.join(out, "small_cnn_calibration.npz"), x=rng.random((8, 3, 32, 32), dtype=np.float32))
+cnn_jobs = {
+    "small_cnn_int8": ["quantize", cnn_path, "--mode", "dynamic", "--per-channel"],
+    "small_cnn_static_qop": ["quantize", cnn_path, "--mode", "static", "--calibration",
+                             os.path.join(out, "small_cnn_calibration.npz"), "--format", "qoperator", "--per-channel"],
+}
+for name, args in cnn_jobs.items():
+    path = os.path.join(out, name + ".onnx")
+    subprocess.run([onyx] + args + ["-o", path, "--bench-iterations", "0"], check=True, stdout=subprocess.DEVNULL)
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    np.save(os.path.join(out, name + "_ort_output.npy"), s.run(None, {"x": xin})[0])
 
 with open(os.path.join(out, "reference.json"), "w") as f:
     json.dump(ref, f, indent=2, sort_keys=True)

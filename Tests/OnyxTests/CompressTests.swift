@@ -83,6 +83,26 @@ import Onyx
         #expect(maxAbsDiff(try Self.probabilities(q, data), ortProbs) < 1e-4)
     }
 
+    @Test func convQuantizationMatchesOnnxRuntime() throws {
+        let cnn = try ONNXModel.load(path: Self.fixture("small_cnn.onnx"))
+        let x = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_input.npy")))
+        var o = QuantizeOptions()
+        o.perChannel = true
+        let (dyn, ds) = try DynamicQuantizer.quantize(cnn, options: o)
+        #expect(ds.quantized == ["conv1", "conv2", "conv3", "fc"])
+        #expect(dyn.graph.nodes.filter { $0.opType == "ConvInteger" }.count == 3)
+        let ortDyn = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_int8_ort_output.npy")))
+        #expect(maxAbsDiff(try #require(try InferenceSession(model: dyn).run(["x": x])["probabilities"]), ortDyn) < 1e-5)
+        // Static QOperator, calibrated on an .npz (np.savez).
+        let cal = try CalibrationSet.load(path: Self.fixture("small_cnn_calibration.npz"), model: cnn)
+        #expect(cal.count == 1)
+        let (st, ss) = try StaticQuantizer.quantize(cnn, calibration: cal, method: .minmax, format: .qoperator, options: o)
+        #expect(ss.quantized.count == 4)
+        #expect(st.graph.nodes.filter { $0.opType == "QLinearConv" }.count == 3)
+        let ortSt = try NPY.read(URL(fileURLWithPath: Self.fixture("small_cnn_static_qop_ort_output.npy")))
+        #expect(maxAbsDiff(try #require(try InferenceSession(model: st).run(["x": x])["probabilities"]), ortSt) < 1e-4)
+    }
+
     @Test func calibrationSetThatDoesNotFitIsRejectedBeforeWork() throws {
         let fp32 = try ONNXModel.load(path: Self.mlpPath)
         let narrow = Tensor(shape: [4, 60], checkedValues: [Float](repeating: 0, count: 240))
