@@ -88,7 +88,7 @@ public enum DynamicQuantizer {
         guard node.inputs.count >= 2, let x = node.inputs.first, !x.isEmpty, node.outputs.count == 1 else {
             throw CompressError("unexpected inputs/outputs")
         }
-        guard let w = ed.initializer(node.inputs[1]) else {
+        guard let w = ed.constant(node.inputs[1]) else {
             throw CompressError("weight '\(node.inputs[1])' is not an initializer")
         }
         guard w.dtype == .float32 else { throw CompressError("weight '\(node.inputs[1])' is \(w.dtype), only float is quantized") }
@@ -120,7 +120,7 @@ public enum DynamicQuantizer {
             if alpha != 1 { weights = weights.map { $0 * alpha } }
             axis = 1
             if node.inputs.count > 2, !node.inputs[2].isEmpty {
-                guard let c = ed.initializer(node.inputs[2]), c.dtype == .float32 else {
+                guard let c = ed.constant(node.inputs[2]), c.dtype == .float32 else {
                     throw CompressError("bias '\(node.inputs[2])' is not a float initializer")
                 }
                 let cv = try floatValues(c).map { $0 * beta }
@@ -130,7 +130,7 @@ public enum DynamicQuantizer {
             guard w.rank >= 3 else { throw CompressError("weight rank \(w.rank) (≥ 3 expected)") }
             axis = 0
             if node.inputs.count > 2, !node.inputs[2].isEmpty {
-                guard let b = ed.initializer(node.inputs[2]), b.dtype == .float32, b.count == w.shape[0] else {
+                guard let b = ed.constant(node.inputs[2]), b.dtype == .float32, b.count == w.shape[0] else {
                     throw CompressError("bias '\(node.inputs[2])' is not a float initializer of \(w.shape[0]) values")
                 }
                 // [M] → [M, 1, ...] to broadcast over the output's channel axis.

@@ -40,6 +40,27 @@ struct GraphEditor {
 
     func initializer(_ name: String) -> Tensor? { initIndex[name].map { graph.initializers[$0].tensor } }
 
+    /// The constant value of `name`: an initializer, a `Constant` node's tensor, or either through `Identity`
+    /// nodes (exporters such as PyTorch's share weights that way).
+    func constant(_ name: String) -> Tensor? {
+        if let t = initializer(name) { return t }
+        var cur = name
+        for _ in 0..<8 {
+            guard let n = graph.nodes.first(where: { $0.outputs.first == cur }), n.domain.isEmpty else { return nil }
+            switch n.opType {
+            case "Identity":
+                guard let i = n.inputs.first else { return nil }
+                if let t = initializer(i) { return t }
+                cur = i
+            case "Constant":
+                if case .tensor(let t)? = n.attributes["value"] { return t }
+                return nil
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     mutating func addInitializer(_ base: String, _ t: Tensor) -> String {
         let name = unique(base)
         initIndex[name] = graph.initializers.count
@@ -51,8 +72,13 @@ struct GraphEditor {
         if let k = initIndex[name] { graph.initializers[k].tensor = t }
     }
 
-    /// Drops initializers no node or graph output refers to any more.
+    /// Drops initializers no node or graph output refers to any more (and Identity/Constant nodes left unused).
     mutating func removeUnusedInitializers() {
+        var outs = Set(graph.outputs.map(\.name))
+        for n in graph.nodes { outs.formUnion(n.inputs) }
+        graph.nodes.removeAll { n in
+            n.domain.isEmpty && (n.opType == "Identity" || n.opType == "Constant") && n.outputs.allSatisfy { !outs.contains($0) }
+        }
         var refs = Set<String>()
         for n in graph.nodes { refs.formUnion(n.inputs) }
         for o in graph.outputs { refs.insert(o.name) }

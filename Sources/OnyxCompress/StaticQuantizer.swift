@@ -27,11 +27,12 @@ public enum StaticQuantizer {
         var summary = QuantizeSummary()
         let g = model.graph
         var targets: [Target] = []
+        let lookup = GraphEditor(g)
         for n in g.nodes where n.domain.isEmpty && options.opTypes.contains(n.opType) && !options.exclude.contains(n.name) {
             guard n.inputs.count >= 2, !n.inputs[0].isEmpty, n.outputs.count == 1 else {
                 summary.warnings.append("\(n.label) left in float: unexpected inputs/outputs"); continue
             }
-            guard let w = g.initializers.first(where: { $0.name == n.inputs[1] })?.tensor, w.dtype == .float32 else {
+            guard let w = lookup.constant(n.inputs[1]), w.dtype == .float32 else {
                 summary.warnings.append("\(n.label) left in float: weight '\(n.inputs[1])' is not a float initializer"); continue
             }
             if n.opType == "Gemm", case .int(let t)? = n.attributes["transA"], t != 0 {
@@ -128,7 +129,7 @@ public enum StaticQuantizer {
             }
             if alpha != 1 { v = v.map { $0 * alpha } }
             if n.inputs.count > 2, !n.inputs[2].isEmpty {
-                guard let c = ed.initializer(n.inputs[2]), c.dtype == .float32 else {
+                guard let c = ed.constant(n.inputs[2]), c.dtype == .float32 else {
                     throw CompressError("bias '\(n.inputs[2])' is not a float initializer")
                 }
                 bias = Tensor(shape: c.shape, checkedValues: try floatValues(c).map { $0 * beta })
@@ -136,7 +137,7 @@ public enum StaticQuantizer {
             return (v, shape, 1, bias)
         case "Conv":
             if n.inputs.count > 2, !n.inputs[2].isEmpty {
-                guard let b = ed.initializer(n.inputs[2]), b.dtype == .float32, b.count == shape[0] else {
+                guard let b = ed.constant(n.inputs[2]), b.dtype == .float32, b.count == shape[0] else {
                     throw CompressError("bias '\(n.inputs[2])' is not a float initializer")
                 }
                 bias = b
