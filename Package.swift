@@ -43,8 +43,10 @@ let package = Package(
         .target(name: "OnyxEval", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxKernels", "OnyxONNX", "OnyxMetrics", "OnyxData"]),
         // Model converters (Keras .keras / .h5 to ONNX): pure-Swift HDF5, zip and inflate readers.
         .target(name: "OnyxConvert", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX"]),
+        // Model compression: quantization, fp16, pruning, distillation.
+        .target(name: "OnyxCompress", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxKernels", "OnyxMetrics", "OnyxData"]),
         // Umbrella library.
-        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxEval", "OnyxConvert"]),
+        .target(name: "Onyx", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", "OnyxMetrics", "OnyxData", "OnyxEval", "OnyxConvert", "OnyxCompress"]),
         // Model server: KServe v2 / Triton HTTP (Hummingbird) and gRPC (grpc-swift 2) APIs, model repository,
         // dynamic batching, metrics. The gRPC messages are generated from proto/triton/*.proto by scripts/gen-grpc.sh.
         .target(name: "OnyxServer", dependencies: [

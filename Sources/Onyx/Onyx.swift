@@ -7,3 +7,4 @@
 @_exported import OnyxData
 @_exported import OnyxConvert
 @_exported import OnyxEval
+@_exported import OnyxCompress
