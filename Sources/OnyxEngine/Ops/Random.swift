@@ -15,22 +15,16 @@ enum RandomOps {
     }
 }
 
-/// SplitMix64: small, fast and good enough for sampling.
+/// Samples for the random operators: SplitMix64 seeded from the `seed` attribute, or from the system when absent.
 struct RandomSource {
-    var state: UInt64
+    var generator: SplitMix64
     init(seed: Float?) {
-        if let seed { state = UInt64(truncatingIfNeeded: Int64(seed.isFinite ? seed : 0)) &+ 0x9E37_79B9_7F4A_7C15 }
-        else { var g = SystemRandomNumberGenerator(); state = g.next() }
+        if let seed { generator = SplitMix64(seed: UInt64(truncatingIfNeeded: Int64(seed.isFinite ? seed : 0)) &+ 0x9E37_79B9_7F4A_7C15) }
+        else { var g = SystemRandomNumberGenerator(); generator = SplitMix64(seed: g.next()) }
     }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
     /// Uniform in [0, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+    mutating func uniform() -> Double { generator.unitDouble() }
     /// Standard normal (Box–Muller).
     mutating func normal() -> Double {
         let u1 = max(uniform(), 1e-300), u2 = uniform()
