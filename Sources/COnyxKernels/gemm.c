@@ -159,3 +159,300 @@ void onyx_sgemm(int transA, int transB, size_t m, size_t n, size_t k, float alph
     free(bpack);
     free(apack);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Packed GEMM with whole-K panels (operands packed once, e.g. constant weights at load) and a fused epilogue.
+#include <math.h>
+
+size_t onyx_packed_a_size(size_t m, size_t k) { return ((m + MR - 1) / MR) * MR * (k ? k : 1); }
+size_t onyx_packed_b_size(size_t k, size_t n) { return ((n + NR - 1) / NR) * NR * (k ? k : 1); }
+
+void onyx_pack_a(int transA, size_t m, size_t k, float alpha, const float *a, size_t lda, float *dst,
+                 size_t panel0, size_t panel1) {
+    for (size_t ip = panel0; ip < panel1; ip++) {
+        size_t i = ip * MR;
+        size_t rows = m - i < MR ? m - i : MR;
+        float *d = dst + ip * MR * k;
+        if (!transA) {
+            for (size_t r = 0; r < MR; r++) {
+                if (r < rows) {
+                    const float *src = a + (i + r) * lda;
+                    for (size_t p = 0; p < k; p++) d[p * MR + r] = alpha * src[p];
+                } else {
+                    for (size_t p = 0; p < k; p++) d[p * MR + r] = 0.0f;
+                }
+            }
+        } else {
+            for (size_t p = 0; p < k; p++)
+                for (size_t r = 0; r < MR; r++) d[p * MR + r] = r < rows ? alpha * a[p * lda + i + r] : 0.0f;
+        }
+    }
+}
+
+void onyx_pack_b(int transB, size_t k, size_t n, const float *b, size_t ldb, float *dst,
+                 size_t panel0, size_t panel1) {
+    for (size_t jp = panel0; jp < panel1; jp++) {
+        size_t j = jp * NR;
+        size_t cols = n - j < NR ? n - j : NR;
+        float *d = dst + jp * NR * k;
+        if (!transB) {
+            if (cols == NR) {
+                for (size_t p = 0; p < k; p++) memcpy(d + p * NR, b + p * ldb + j, NR * sizeof(float));
+            } else {
+                for (size_t p = 0; p < k; p++)
+                    for (size_t c = 0; c < NR; c++) d[p * NR + c] = c < cols ? b[p * ldb + j + c] : 0.0f;
+            }
+        } else {
+            for (size_t c = 0; c < NR; c++) {
+                if (c < cols) {
+                    const float *src = b + (j + c) * ldb;
+                    for (size_t p = 0; p < k; p++) d[p * NR + c] = src[p];
+                } else {
+                    for (size_t p = 0; p < k; p++) d[p * NR + c] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static inline float act_scalar(float v, int act, float p0, float p1) {
+    switch (act) {
+    case 1: return v > 0.0f ? v : 0.0f;
+    case 2: return v < p0 ? p0 : (v > p1 ? p1 : v);
+    case 3: return v >= 0.0f ? v : p0 * v;
+    case 4: return 1.0f / (1.0f + expf(-v));
+    case 5: return tanhf(v);
+    case 6: { float h = p0 * v + p1; return h < 0.0f ? 0.0f : (h > 1.0f ? 1.0f : h); }
+    case 7: { float h = v / 6.0f + 0.5f; h = h < 0.0f ? 0.0f : (h > 1.0f ? 1.0f : h); return v * h; }
+    case 8: return v / (1.0f + expf(-v));
+    case 9: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    default: return v;
+    }
+}
+
+void onyx_activation(float *x, size_t n, int act, float p0, float p1) {
+    if (act == 0) return;
+    for (size_t i = 0; i < n; i++) x[i] = act_scalar(x[i], act, p0, p1);
+}
+
+// One finished row segment of a tile: v[0..cols) += bias/res, activation, store.
+static inline void epilogue_row_scalar(float *dst, const float *v, size_t cols, size_t i, size_t j, const onyx_epilogue *ep) {
+    for (size_t cc = 0; cc < cols; cc++) {
+        float x = v[cc];
+        if (ep) {
+            if (ep->bias) x += ep->bias_per_row ? ep->bias[i] : ep->bias[j + cc];
+            if (ep->res) x += ep->res[i * ep->ldr + j + cc];
+            x = act_scalar(x, ep->act, ep->p0, ep->p1);
+        }
+        dst[cc] = x;
+    }
+}
+
+static void tile_store_scalar(const float *tmp, float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                              size_t i, size_t j, const onyx_epilogue *ep) {
+    for (size_t r = 0; r < rows; r++) {
+        float v[NR];
+        for (size_t cc = 0; cc < cols; cc++) v[cc] = tmp[r * NR + cc] + (load ? c[r * ldc + cc] : 0.0f);
+        if (last) epilogue_row_scalar(c + r * ldc, v, cols, i + r, j, ep);
+        else for (size_t cc = 0; cc < cols; cc++) c[r * ldc + cc] = v[cc];
+    }
+}
+
+static void kernel_ref_packed(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                              size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    float acc[MR * NR];
+    kernel_ref(kc, ap, bp, acc);
+    tile_store_scalar(acc, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
+#ifdef ONYX_X86
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                               size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    size_t p = 0;
+    for (; p + 2 <= kc; p += 2) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        b0 = _mm256_load_ps(bp + 16); b1 = _mm256_load_ps(bp + 24);
+        a = _mm256_broadcast_ss(ap + 6); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 7); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 8); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 9); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 10); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 11); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        ap += 2 * MR; bp += 2 * NR;
+    }
+    for (; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        ap += MR; bp += NR;
+    }
+    float tmp[MR * NR] __attribute__((aligned(32)));
+    _mm256_store_ps(tmp + 0 * NR, c00); _mm256_store_ps(tmp + 0 * NR + 8, c01);
+    _mm256_store_ps(tmp + 1 * NR, c10); _mm256_store_ps(tmp + 1 * NR + 8, c11);
+    _mm256_store_ps(tmp + 2 * NR, c20); _mm256_store_ps(tmp + 2 * NR + 8, c21);
+    _mm256_store_ps(tmp + 3 * NR, c30); _mm256_store_ps(tmp + 3 * NR + 8, c31);
+    _mm256_store_ps(tmp + 4 * NR, c40); _mm256_store_ps(tmp + 4 * NR + 8, c41);
+    _mm256_store_ps(tmp + 5 * NR, c50); _mm256_store_ps(tmp + 5 * NR + 8, c51);
+    int vec_act = !ep || ep->act <= 3;
+    if (cols != NR || !vec_act) {
+        tile_store_scalar(tmp, c, ldc, rows, cols, load, last, i, j, ep);
+        return;
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t r = 0; r < rows; r++) {
+        float *cr = c + r * ldc;
+        __m256 v0 = _mm256_load_ps(tmp + r * NR), v1 = _mm256_load_ps(tmp + r * NR + 8);
+        if (load) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); }
+        if (last && ep) {
+            if (ep->bias) {
+                if (ep->bias_per_row) {
+                    __m256 bv = _mm256_set1_ps(ep->bias[i + r]);
+                    v0 = _mm256_add_ps(v0, bv); v1 = _mm256_add_ps(v1, bv);
+                } else {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ep->bias + j));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ep->bias + j + 8));
+                }
+            }
+            if (ep->res) {
+                const float *rr = ep->res + (i + r) * ep->ldr + j;
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
+            }
+            if (ep->act == 1) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
+            else if (ep->act == 2) {
+                __m256 lo = _mm256_set1_ps(ep->p0), hi = _mm256_set1_ps(ep->p1);
+                v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi); v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+            } else if (ep->act == 3) {
+                __m256 al = _mm256_set1_ps(ep->p0);
+                __m256 m0 = _mm256_cmp_ps(v0, zero, _CMP_GE_OQ), m1 = _mm256_cmp_ps(v1, zero, _CMP_GE_OQ);
+                v0 = _mm256_blendv_ps(_mm256_mul_ps(v0, al), v0, m0); v1 = _mm256_blendv_ps(_mm256_mul_ps(v1, al), v1, m1);
+            }
+        }
+        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+#endif
+
+#define PMC 144
+#define PKC 256
+#define PNC 1024
+
+void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float *pb, float *c, size_t ldc,
+                      int accumulate, size_t i0, size_t i1, size_t j0, size_t j1, const onyx_epilogue *ep) {
+    if (i1 > m) i1 = m;
+    if (j1 > n) j1 = n;
+    if (i0 >= i1 || j0 >= j1) return;
+    if (k == 0) {
+        for (size_t i = i0; i < i1; i++) {
+            float *row = c + i * ldc + j0;
+            for (size_t jj = 0; jj < j1 - j0; jj++) {
+                float v = accumulate ? row[jj] : 0.0f;
+                epilogue_row_scalar(row + jj, &v, 1, i, j0 + jj, ep);
+            }
+        }
+        return;
+    }
+    int fast = onyx_cpu_has_avx2_fma();
+    for (size_t jc = j0; jc < j1; jc += PNC) {
+        size_t jce = jc + PNC < j1 ? jc + PNC : j1;
+        for (size_t pc = 0; pc < k; pc += PKC) {
+            size_t kc = k - pc < PKC ? k - pc : PKC;
+            int load = accumulate || pc > 0, last = pc + kc >= k;
+            for (size_t ic = i0; ic < i1; ic += PMC) {
+                size_t ice = ic + PMC < i1 ? ic + PMC : i1;
+                for (size_t jr = jc; jr < jce; jr += NR) {
+                    size_t cols = jce - jr < NR ? jce - jr : NR;
+                    const float *bp = pb + (jr / NR) * NR * k + pc * NR;
+                    for (size_t ir = ic; ir < ice; ir += MR) {
+                        size_t rows = ice - ir < MR ? ice - ir : MR;
+                        const float *ap = pa + (ir / MR) * MR * k + pc * MR;
+                        float *cp = c + ir * ldc + jr;
+#ifdef ONYX_X86
+                        if (fast) { kernel_avx2_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
+#endif
+                        kernel_ref_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Depthwise convolution: per channel, per output row, accumulate the taps over the valid output column range
+// (the inner loop is contiguous for stride 1, so it vectorises).
+static inline __attribute__((always_inline))
+void dwconv_body(const float *x, const float *w, const float *bias, const float *res, float *y,
+                 size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                 size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    for (size_t ch = c0; ch < c1; ch++) {
+        const float *xp = x + ch * H * W;
+        const float *wp = w + ch * KH * KW;
+        float *yp = y + ch * OH * OW;
+        float b = bias ? bias[ch] : 0.0f;
+        for (size_t oh = 0; oh < OH; oh++) {
+            float *yr = yp + oh * OW;
+            for (size_t ow = 0; ow < OW; ow++) yr[ow] = b;
+            for (size_t kh = 0; kh < KH; kh++) {
+                long ih = (long)(oh * sh + kh * dh) - (long)ph;
+                if (ih < 0 || ih >= (long)H) continue;
+                const float *xr = xp + (size_t)ih * W;
+                for (size_t kw = 0; kw < KW; kw++) {
+                    float wv = wp[kh * KW + kw];
+                    long off = (long)(kw * dw) - (long)pw;   // iw = ow*sw + off
+                    long lo = off >= 0 ? 0 : (-off + (long)sw - 1) / (long)sw;
+                    long hi = (long)W - 1 - off < 0 ? 0 : ((long)W - 1 - off) / (long)sw + 1;
+                    if (hi > (long)OW) hi = (long)OW;
+                    if (sw == 1) {
+                        const float *xs = xr + off;
+                        for (long ow = lo; ow < hi; ow++) yr[ow] += wv * xs[ow];
+                    } else {
+                        for (long ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * (long)sw + off];
+                    }
+                }
+            }
+            if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }
+            if (act == 1) { for (size_t ow = 0; ow < OW; ow++) yr[ow] = yr[ow] > 0.0f ? yr[ow] : 0.0f; }
+            else if (act == 2) { for (size_t ow = 0; ow < OW; ow++) { float v = yr[ow]; yr[ow] = v < p0 ? p0 : (v > p1 ? p1 : v); } }
+            else if (act) onyx_activation(yr, OW, act, p0, p1);
+        }
+    }
+}
+
+#ifdef ONYX_X86
+__attribute__((target("avx2,fma")))
+static void dwconv_avx2(const float *x, const float *w, const float *bias, const float *res, float *y,
+                        size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                        size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
+#endif
+
+void onyx_dwconv2d(const float *x, const float *w, const float *bias, const float *res, float *y,
+                   size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                   size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+#ifdef ONYX_X86
+    if (onyx_cpu_has_avx2_fma()) {
+        dwconv_avx2(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+        return;
+    }
+#endif
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}

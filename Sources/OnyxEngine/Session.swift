@@ -38,7 +38,9 @@ public final class InferenceSession: Sendable {
         var opsets = model.opsets
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
         let graph = try FunctionInliner.inline(model.graph, functions: model.functions)
-        let optimized = try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        // A model saved by `onyx optimize` is not optimized again.
+        let preOptimized = model.metadata.contains { $0.key == GraphOptimizer.optimizedMarker }
+        let optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
         self.compiled = try GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none).compile(optimized)
     }
 
