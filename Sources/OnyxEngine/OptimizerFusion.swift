@@ -333,8 +333,14 @@ extension GraphOptimizer {
     public static func optimizeModel(_ m: Model, level: OptimizationLevel) throws -> Model {
         var opsets = m.opsets
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
-        let inlined = try FunctionInliner.inline(m.graph, functions: m.functions)
+        var inlined = try FunctionInliner.inline(m.graph, functions: m.functions)
         var out = m
+        if m.irVersion < 4 {
+            // Initializers listed as inputs are constants before IR 4 (as in InferenceSession); IR 4 lets them go.
+            let inits = Set(inlined.initializers.map(\.name))
+            inlined.inputs.removeAll { inits.contains($0.name) }
+            out.irVersion = 4
+        }
         out.graph = try GraphOptimizer(level: level, opsets: opsets).optimize(inlined)
         out.functions = []
         if out.graph.nodes.contains(where: { $0.domain == onyxDomain }) { out.opsets[onyxDomain] = 1 }
