@@ -191,6 +191,18 @@ void onyx_pack_a(int transA, size_t m, size_t k, float alpha, const float *a, si
 
 void onyx_pack_b(int transB, size_t k, size_t n, const float *b, size_t ldb, float *dst,
                  size_t panel0, size_t panel1) {
+    if (!transB) {
+        // Full panels in groups of 8: read 512 contiguous bytes of each row of B, write 8 panel streams.
+        while (panel0 + 8 <= panel1 && (panel0 + 8) * NR <= n) {
+            const float *src = b + panel0 * NR;
+            float *d = dst + panel0 * NR * k;
+            for (size_t p = 0; p < k; p++) {
+                const float *row = src + p * ldb;
+                for (size_t q = 0; q < 8; q++) memcpy(d + q * NR * k + p * NR, row + q * NR, NR * sizeof(float));
+            }
+            panel0 += 8;
+        }
+    }
     for (size_t jp = panel0; jp < panel1; jp++) {
         size_t j = jp * NR;
         size_t cols = n - j < NR ? n - j : NR;
@@ -267,6 +279,47 @@ static void kernel_ref_packed(size_t kc, const float *ap, const float *bp, float
 
 #ifdef ONYX_X86
 __attribute__((target("avx2,fma")))
+static void store_tile_avx2(const float *tmp, float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                            size_t i, size_t j, const onyx_epilogue *ep) {
+    int vec_act = !ep || ep->act <= 3;
+    if (cols != NR || !vec_act) {
+        tile_store_scalar(tmp, c, ldc, rows, cols, load, last, i, j, ep);
+        return;
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t r = 0; r < rows; r++) {
+        float *cr = c + r * ldc;
+        __m256 v0 = _mm256_load_ps(tmp + r * NR), v1 = _mm256_load_ps(tmp + r * NR + 8);
+        if (load) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); }
+        if (last && ep) {
+            if (ep->bias) {
+                if (ep->bias_per_row) {
+                    __m256 bv = _mm256_set1_ps(ep->bias[i + r]);
+                    v0 = _mm256_add_ps(v0, bv); v1 = _mm256_add_ps(v1, bv);
+                } else {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ep->bias + j));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ep->bias + j + 8));
+                }
+            }
+            if (ep->res) {
+                const float *rr = ep->res + (i + r) * ep->ldr + j;
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
+            }
+            if (ep->act == 1) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
+            else if (ep->act == 2) {
+                __m256 lo = _mm256_set1_ps(ep->p0), hi = _mm256_set1_ps(ep->p1);
+                v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi); v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+            } else if (ep->act == 3) {
+                __m256 al = _mm256_set1_ps(ep->p0);
+                __m256 m0 = _mm256_cmp_ps(v0, zero, _CMP_GE_OQ), m1 = _mm256_cmp_ps(v1, zero, _CMP_GE_OQ);
+                v0 = _mm256_blendv_ps(_mm256_mul_ps(v0, al), v0, m0); v1 = _mm256_blendv_ps(_mm256_mul_ps(v1, al), v1, m1);
+            }
+        }
+        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+__attribute__((target("avx2,fma")))
 static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
                                size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -312,41 +365,66 @@ static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, floa
     _mm256_store_ps(tmp + 3 * NR, c30); _mm256_store_ps(tmp + 3 * NR + 8, c31);
     _mm256_store_ps(tmp + 4 * NR, c40); _mm256_store_ps(tmp + 4 * NR + 8, c41);
     _mm256_store_ps(tmp + 5 * NR, c50); _mm256_store_ps(tmp + 5 * NR + 8, c51);
-    int vec_act = !ep || ep->act <= 3;
-    if (cols != NR || !vec_act) {
-        tile_store_scalar(tmp, c, ldc, rows, cols, load, last, i, j, ep);
-        return;
+    store_tile_avx2(tmp, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
+int onyx_cpu_has_avx512(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    __builtin_cpu_init();
+    cached = __builtin_cpu_supports("avx512f") && onyx_cpu_has_avx2_fma();
+    return cached;
+}
+
+// 12x32 AVX-512 micro-kernel over two adjacent A panels (6 rows each) and two adjacent B panels (16 columns
+// each): 24 zmm accumulators. Finished sub-tiles go through the AVX2 6x16 store/epilogue.
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, const float *bp0, const float *bp1,
+                                float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                                size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps();
+    __m512 a20 = _mm512_setzero_ps(), a21 = _mm512_setzero_ps(), a30 = _mm512_setzero_ps(), a31 = _mm512_setzero_ps();
+    __m512 a40 = _mm512_setzero_ps(), a41 = _mm512_setzero_ps(), a50 = _mm512_setzero_ps(), a51 = _mm512_setzero_ps();
+    __m512 a60 = _mm512_setzero_ps(), a61 = _mm512_setzero_ps(), a70 = _mm512_setzero_ps(), a71 = _mm512_setzero_ps();
+    __m512 a80 = _mm512_setzero_ps(), a81 = _mm512_setzero_ps(), a90 = _mm512_setzero_ps(), a91 = _mm512_setzero_ps();
+    __m512 aa0 = _mm512_setzero_ps(), aa1 = _mm512_setzero_ps(), ab0 = _mm512_setzero_ps(), ab1 = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp0 + p * NR), b1 = _mm512_load_ps(bp1 + p * NR);
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        __m512 a;
+        a = _mm512_set1_ps(x[0]); a00 = _mm512_fmadd_ps(a, b0, a00); a01 = _mm512_fmadd_ps(a, b1, a01);
+        a = _mm512_set1_ps(x[1]); a10 = _mm512_fmadd_ps(a, b0, a10); a11 = _mm512_fmadd_ps(a, b1, a11);
+        a = _mm512_set1_ps(x[2]); a20 = _mm512_fmadd_ps(a, b0, a20); a21 = _mm512_fmadd_ps(a, b1, a21);
+        a = _mm512_set1_ps(x[3]); a30 = _mm512_fmadd_ps(a, b0, a30); a31 = _mm512_fmadd_ps(a, b1, a31);
+        a = _mm512_set1_ps(x[4]); a40 = _mm512_fmadd_ps(a, b0, a40); a41 = _mm512_fmadd_ps(a, b1, a41);
+        a = _mm512_set1_ps(x[5]); a50 = _mm512_fmadd_ps(a, b0, a50); a51 = _mm512_fmadd_ps(a, b1, a51);
+        a = _mm512_set1_ps(y[0]); a60 = _mm512_fmadd_ps(a, b0, a60); a61 = _mm512_fmadd_ps(a, b1, a61);
+        a = _mm512_set1_ps(y[1]); a70 = _mm512_fmadd_ps(a, b0, a70); a71 = _mm512_fmadd_ps(a, b1, a71);
+        a = _mm512_set1_ps(y[2]); a80 = _mm512_fmadd_ps(a, b0, a80); a81 = _mm512_fmadd_ps(a, b1, a81);
+        a = _mm512_set1_ps(y[3]); a90 = _mm512_fmadd_ps(a, b0, a90); a91 = _mm512_fmadd_ps(a, b1, a91);
+        a = _mm512_set1_ps(y[4]); aa0 = _mm512_fmadd_ps(a, b0, aa0); aa1 = _mm512_fmadd_ps(a, b1, aa1);
+        a = _mm512_set1_ps(y[5]); ab0 = _mm512_fmadd_ps(a, b0, ab0); ab1 = _mm512_fmadd_ps(a, b1, ab1);
     }
-    const __m256 zero = _mm256_setzero_ps();
-    for (size_t r = 0; r < rows; r++) {
-        float *cr = c + r * ldc;
-        __m256 v0 = _mm256_load_ps(tmp + r * NR), v1 = _mm256_load_ps(tmp + r * NR + 8);
-        if (load) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); }
-        if (last && ep) {
-            if (ep->bias) {
-                if (ep->bias_per_row) {
-                    __m256 bv = _mm256_set1_ps(ep->bias[i + r]);
-                    v0 = _mm256_add_ps(v0, bv); v1 = _mm256_add_ps(v1, bv);
-                } else {
-                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ep->bias + j));
-                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ep->bias + j + 8));
-                }
-            }
-            if (ep->res) {
-                const float *rr = ep->res + (i + r) * ep->ldr + j;
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
-            }
-            if (ep->act == 1) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
-            else if (ep->act == 2) {
-                __m256 lo = _mm256_set1_ps(ep->p0), hi = _mm256_set1_ps(ep->p1);
-                v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi); v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
-            } else if (ep->act == 3) {
-                __m256 al = _mm256_set1_ps(ep->p0);
-                __m256 m0 = _mm256_cmp_ps(v0, zero, _CMP_GE_OQ), m1 = _mm256_cmp_ps(v1, zero, _CMP_GE_OQ);
-                v0 = _mm256_blendv_ps(_mm256_mul_ps(v0, al), v0, m0); v1 = _mm256_blendv_ps(_mm256_mul_ps(v1, al), v1, m1);
-            }
-        }
-        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    float t[4][MR * NR] __attribute__((aligned(64)));
+    _mm512_store_ps(t[0] + 0 * NR, a00); _mm512_store_ps(t[1] + 0 * NR, a01);
+    _mm512_store_ps(t[0] + 1 * NR, a10); _mm512_store_ps(t[1] + 1 * NR, a11);
+    _mm512_store_ps(t[0] + 2 * NR, a20); _mm512_store_ps(t[1] + 2 * NR, a21);
+    _mm512_store_ps(t[0] + 3 * NR, a30); _mm512_store_ps(t[1] + 3 * NR, a31);
+    _mm512_store_ps(t[0] + 4 * NR, a40); _mm512_store_ps(t[1] + 4 * NR, a41);
+    _mm512_store_ps(t[0] + 5 * NR, a50); _mm512_store_ps(t[1] + 5 * NR, a51);
+    _mm512_store_ps(t[2] + 0 * NR, a60); _mm512_store_ps(t[3] + 0 * NR, a61);
+    _mm512_store_ps(t[2] + 1 * NR, a70); _mm512_store_ps(t[3] + 1 * NR, a71);
+    _mm512_store_ps(t[2] + 2 * NR, a80); _mm512_store_ps(t[3] + 2 * NR, a81);
+    _mm512_store_ps(t[2] + 3 * NR, a90); _mm512_store_ps(t[3] + 3 * NR, a91);
+    _mm512_store_ps(t[2] + 4 * NR, aa0); _mm512_store_ps(t[3] + 4 * NR, aa1);
+    _mm512_store_ps(t[2] + 5 * NR, ab0); _mm512_store_ps(t[3] + 5 * NR, ab1);
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
+    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
+    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
+    if (r1) {
+        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
+        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
     }
 }
 #endif
@@ -371,6 +449,35 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
         return;
     }
     int fast = onyx_cpu_has_avx2_fma();
+#ifdef ONYX_X86
+    if (onyx_cpu_has_avx512()) {
+        // Zero panels beyond m / n are packed as zeros, so a 12x32 block may read one panel past a partial edge
+        // only when that panel exists; otherwise it reads the same panel twice and stores nothing from it.
+        size_t mpan = (m + MR - 1) / MR, npan = (n + NR - 1) / NR;
+        for (size_t jc = j0; jc < j1; jc += PNC) {
+            size_t jce = jc + PNC < j1 ? jc + PNC : j1;
+            for (size_t pc = 0; pc < k; pc += PKC) {
+                size_t kc = k - pc < PKC ? k - pc : PKC;
+                int load = accumulate || pc > 0, last = pc + kc >= k;
+                for (size_t ic = i0; ic < i1; ic += PMC) {
+                    size_t ice = ic + PMC < i1 ? ic + PMC : i1;
+                    for (size_t jr = jc; jr < jce; jr += 2 * NR) {
+                        size_t cols = jce - jr < 2 * NR ? jce - jr : 2 * NR;
+                        size_t jp = jr / NR, jp1 = jp + 1 < npan ? jp + 1 : jp;
+                        const float *bp0 = pb + jp * NR * k + pc * NR, *bp1 = pb + jp1 * NR * k + pc * NR;
+                        for (size_t ir = ic; ir < ice; ir += 2 * MR) {
+                            size_t rows = ice - ir < 2 * MR ? ice - ir : 2 * MR;
+                            size_t ip = ir / MR, ip1 = ip + 1 < mpan ? ip + 1 : ip;
+                            const float *ap0 = pa + ip * MR * k + pc * MR, *ap1 = pa + ip1 * MR * k + pc * MR;
+                            kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (size_t jc = j0; jc < j1; jc += PNC) {
         size_t jce = jc + PNC < j1 ? jc + PNC : j1;
         for (size_t pc = 0; pc < k; pc += PKC) {
@@ -443,16 +550,67 @@ static void dwconv_avx2(const float *x, const float *w, const float *bias, const
                         size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
     dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
 }
+__attribute__((target("avx512f,avx2,fma")))
+static void dwconv_avx512(const float *x, const float *w, const float *bias, const float *res, float *y,
+                          size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                          size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
 #endif
 
 void onyx_dwconv2d(const float *x, const float *w, const float *bias, const float *res, float *y,
                    size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                    size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
 #ifdef ONYX_X86
+    if (onyx_cpu_has_avx512()) {
+        dwconv_avx512(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+        return;
+    }
     if (onyx_cpu_has_avx2_fma()) {
         dwconv_avx2(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
         return;
     }
 #endif
     dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
+
+// im2col fused with B packing for 2-D convolution: writes output-position columns [j0, j1) (j0 a multiple of 16)
+// of one image's (C*KH*KW) x (OH*OW) patch matrix as 16-column panels, first panel at dst.
+void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                        size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                        size_t j0, size_t j1, float *dst) {
+    size_t k = C * KH * KW, n = OH * OW;
+    if (j1 > n) j1 = n;
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        long ih0[NR], iw0[NR];
+        int valid[NR];
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        for (size_t q = 0; q < NR; q++) {
+            size_t j = jp + q;
+            valid[q] = q < cols;
+            size_t oh = valid[q] ? j / OW : 0, ow = valid[q] ? j % OW : 0;
+            ih0[q] = (long)(oh * sh) - (long)ph;
+            iw0[q] = (long)(ow * sw) - (long)pw;
+        }
+        int one_row = cols == NR && ih0[0] == ih0[NR - 1] && sw == 1;
+        for (size_t c = 0; c < C; c++) {
+            const float *xc = x + c * H * W;
+            for (size_t kh = 0; kh < KH; kh++) {
+                for (size_t kw = 0; kw < KW; kw++) {
+                    float *out = d + ((c * KH + kh) * KW + kw) * NR;
+                    long dy = (long)(kh * dh), dx = (long)(kw * dw);
+                    if (one_row) {
+                        long ih = ih0[0] + dy, iw = iw0[0] + dx;
+                        if (ih < 0 || ih >= (long)H) { memset(out, 0, NR * sizeof(float)); continue; }
+                        if (iw >= 0 && iw + NR <= (long)W) { memcpy(out, xc + ih * (long)W + iw, NR * sizeof(float)); continue; }
+                    }
+                    for (size_t q = 0; q < NR; q++) {
+                        long ih = ih0[q] + dy, iw = iw0[q] + dx;
+                        out[q] = (valid[q] && ih >= 0 && ih < (long)H && iw >= 0 && iw < (long)W) ? xc[ih * (long)W + iw] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -51,7 +51,7 @@ public final class PackedMatrix: @unchecked Sendable {
     /// op(A) is rows×k (side a); op(B) is k×cols (side b).
     public let rows: Int, cols: Int
     let storage: UnsafeMutableRawPointer
-    var pointer: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
+    public var pointer: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
 
     /// Packs alpha·op(A), A of m×k after the optional transpose.
     public init(a: UnsafePointer<Float>, transposed: Bool, m: Int, k: Int, lda: Int, alpha: Float = 1) {
@@ -79,6 +79,8 @@ public final class PackedMatrix: @unchecked Sendable {
 public enum GemmOperand: @unchecked Sendable {
     case raw(UnsafePointer<Float>, ld: Int, transposed: Bool)
     case packed(PackedMatrix)
+    /// Already in the packed panel layout of this side (e.g. im2col packed by the caller), alive during the call.
+    case prepacked(UnsafePointer<Float>)
 }
 
 extension SGEMM {
@@ -99,6 +101,7 @@ extension SGEMM {
         let pa: UnsafePointer<Float>, pb: UnsafePointer<Float>
         switch a {
         case .packed(let p): pa = p.pointer
+        case .prepacked(let p): pa = p
         case .raw(let ap, let lda, let tr):
             let buf = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_packed_a_size(m, k), 1) * 4, alignment: 64)
             ownA = buf
@@ -112,6 +115,7 @@ extension SGEMM {
         }
         switch b {
         case .packed(let p): pb = p.pointer
+        case .prepacked(let p): pb = p
         case .raw(let bp, let ldb, let tr):
             let buf = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_packed_b_size(k, n), 1) * 4, alignment: 64)
             ownB = buf

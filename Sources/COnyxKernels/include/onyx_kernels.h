@@ -5,6 +5,8 @@
 
 /// 1 when the CPU supports AVX2 and FMA (checked once, at run time).
 int onyx_cpu_has_avx2_fma(void);
+/// 1 when the CPU (and OS) support AVX-512F; the packed GEMM then uses a 12x32 AVX-512 micro-kernel.
+int onyx_cpu_has_avx512(void);
 
 /// C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C, row-major with leading dimensions.
 /// transA / transB select op(X) = X^T. Uses AVX2+FMA micro-kernels when the CPU has them.
@@ -37,6 +39,11 @@ void onyx_pack_b(int transB, size_t k, size_t n, const float *b, size_t ldb, flo
 /// i0 must be a multiple of 6, j0 of 16. `ep` may be NULL.
 void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float *pb, float *c, size_t ldc,
                       int accumulate, size_t i0, size_t i1, size_t j0, size_t j1, const onyx_epilogue *ep);
+/// im2col fused with B packing (2-D convolution, one image): columns [j0, j1) of the (C*KH*KW) x (OH*OW)
+/// patch matrix as 16-column panels starting at dst; j0 must be a multiple of 16.
+void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                        size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                        size_t j0, size_t j1, float *dst);
 /// Applies an activation in place to n values.
 void onyx_activation(float *x, size_t n, int act, float p0, float p1);
 /// Depthwise 2-D convolution (one filter per channel, NCHW) for channels [c0, c1) of one image.

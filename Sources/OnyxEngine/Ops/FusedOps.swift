@@ -149,6 +149,10 @@ struct FusedConvOp: TensorKernel {
                         }
                         return
                     }
+                    if direct || kernel.count == 2 {
+                        try convPacked(xp: xp, wp: wp, bp: bp, zp: zp, yp: yp, n: n, cIn: cIn, m: m, g: g, direct: direct, spec: spec, ctx: ctx)
+                        return
+                    }
                     let cols = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(kdim * os, 1))
                     defer { cols?.deallocate() }
                     for img in 0..<n {
@@ -173,6 +177,69 @@ struct FusedConvOp: TensorKernel {
         }
         if zInEpilogue || z == nil { return [y] }
         return [try fusedResidualFallback(y, z, self.spec)]
+    }
+}
+
+extension FusedConvOp {
+    /// 2-D or 1x1 convolution as packed GEMMs: the patch matrix is packed straight from the image (no im2col
+    /// buffer). Many output columns: threads take column chunks and pack only their chunk (it stays in cache);
+    /// few columns (deep layers): the whole packed matrix is shared and the GEMM splits rows.
+    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
+                    yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
+                    spec: FusedActivationSpec, ctx: RunContext) throws {
+        let groups = group, cg = cIn / groups, mg = m / groups
+        let os = g.outputSize, isz = g.inputSize, kdim = cg * g.kernelSize
+        let geo: [Int] = direct ? [] : [g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
+                                         g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1]]
+        @Sendable func pack(_ x: UnsafePointer<Float>, _ j0: Int, _ j1: Int, _ dst: UnsafeMutablePointer<Float>) {
+            if direct {
+                onyx_pack_b(0, kdim, j1 - j0, x + j0, os, dst, 0, (j1 - j0 + 15) / 16)
+            } else {
+                onyx_im2col_pack_b(x, cg, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8], geo[9],
+                                   geo[10], geo[11], j0, j1, dst)
+            }
+        }
+        let chunk = 192
+        let nChunks = (os + chunk - 1) / chunk
+        for img in 0..<n {
+            for gi in 0..<groups {
+                let xg = xp + (img * cIn + gi * cg) * isz
+                let yg = yp + (img * m + gi * mg) * os
+                let zg = zp.map { $0 + (img * m + gi * mg) * os }
+                let bg = bp.map { $0 + gi * mg }
+                let a = packed?[gi] ?? PackedMatrix(a: wp + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim)
+                if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
+                    let xs = FusedPtr(p: xg), ys = FusedMutPtr(p: yg), zs = FusedPtr(p: zg), bs = FusedPtr(p: bg)
+                    ctx.parallelFor(nChunks, cost: mg * kdim * chunk) { range in
+                        guard let x = xs.p else { return }
+                        let buf = UnsafeMutableRawPointer.allocate(byteCount: onyx_packed_b_size(kdim, chunk) * 4, alignment: 64)
+                        defer { buf.deallocate() }
+                        let dst = buf.assumingMemoryBound(to: Float.self)
+                        for ch in range {
+                            let j0 = ch * chunk, j1 = min(os, j0 + chunk)
+                            pack(x, j0, j1, dst)
+                            var e = onyx_epilogue(bias: bs.p, bias_per_row: 1, res: zs.p.map { $0 + j0 }, ldr: os,
+                                                  act: spec.act.rawValue, p0: spec.p0, p1: spec.p1)
+                            onyx_gemm_packed(mg, j1 - j0, kdim, a.pointer, dst, ys.p + j0, os, 0, 0, mg, 0, j1 - j0, &e)
+                        }
+                    }
+                } else {
+                    let panels = (os + 15) / 16
+                    let buf = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_packed_b_size(kdim, os), 1) * 4, alignment: 64)
+                    defer { buf.deallocate() }
+                    let dst = buf.assumingMemoryBound(to: Float.self)
+                    let xs = FusedPtr(p: xg), ds = FusedMutPtr(p: dst)
+                    ctx.parallelFor(panels, cost: 16 * kdim) { r in
+                        guard let x = xs.p else { return }
+                        pack(x, r.lowerBound * 16, min(os, r.upperBound * 16), ds.p + r.lowerBound * 16 * kdim)
+                    }
+                    let ep = GemmEpilogue(bias: bg, biasPerRow: true, residual: zg, ldr: os,
+                                          activation: spec.act, p0: spec.p0, p1: spec.p1)
+                    SGEMM.run(m: mg, n: os, k: kdim, a: .packed(a), b: .prepacked(UnsafePointer(dst)), c: yg, ldc: os,
+                              epilogue: ep, threads: ctx.threads, pool: ctx.pool)
+                }
+            }
+        }
     }
 }
 
