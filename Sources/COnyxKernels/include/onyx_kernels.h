@@ -44,6 +44,11 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
 void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                         size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                         size_t j0, size_t j1, float *dst);
+/// 2-D max (average = 0) or average pooling of float planes [p0, p1) (NCHW, no indices). padded_h/padded_w are
+/// H/W plus both pads (positions counted when count_include_pad).
+void onyx_pool2d(const float *x, float *y, size_t p0, size_t p1, size_t H, size_t W, size_t OH, size_t OW,
+                 size_t KH, size_t KW, size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                 size_t padded_h, size_t padded_w, int average, int count_include_pad);
 /// Applies an activation in place to n values.
 void onyx_activation(float *x, size_t n, int act, float p0, float p1);
 /// Depthwise 2-D convolution (one filter per channel, NCHW) for channels [c0, c1) of one image.
