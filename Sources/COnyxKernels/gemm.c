@@ -505,6 +505,15 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
 
 // Depthwise convolution: per channel, per output row, accumulate the taps over the valid output column range
 // (the inner loop is contiguous for stride 1, so it vectorises).
+// A row segment update y[0..n) += w * x[0..n) (x, y disjoint).
+static inline __attribute__((always_inline)) void dw_axpy(float *restrict y, const float *restrict x, float w, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += w * x[i];
+}
+// Strided: y[0..n) += w * x[i * s].
+static inline __attribute__((always_inline)) void dw_axpy_s(float *restrict y, const float *restrict x, float w, size_t n, size_t s) {
+    for (size_t i = 0; i < n; i++) y[i] += w * x[i * s];
+}
+
 static inline __attribute__((always_inline))
 void dwconv_body(const float *x, const float *w, const float *bias, const float *res, float *y,
                  size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
@@ -521,18 +530,55 @@ void dwconv_body(const float *x, const float *w, const float *bias, const float 
                 long ih = (long)(oh * sh + kh * dh) - (long)ph;
                 if (ih < 0 || ih >= (long)H) continue;
                 const float *xr = xp + (size_t)ih * W;
+                if (KW == 3 && dw == 1 && (sw == 1 || sw == 2) && W <= 8192 && OW > 2) {
+                    // 3 taps in one pass over the interior; for stride 2 the row is split into even / odd columns
+                    // first so every access is contiguous.
+                    float ev[4097], od[4097];
+                    const float *t0, *t1, *t2;   // t_k[ow] = x[ow*sw + k - pw] for interior ow
+                    long base = -(long)pw;
+                    // interior: 0 <= ow*sw + base and ow*sw + 2 + base <= W-1
+                    long lo = base >= 0 ? 0 : (-base + (long)sw - 1) / (long)sw;
+                    long hi = (long)W - 3 - base < 0 ? 0 : ((long)W - 3 - base) / (long)sw + 1;
+                    if (hi > (long)OW) hi = (long)OW;
+                    if (sw == 1) {
+                        t0 = xr + base; t1 = xr + base + 1; t2 = xr + base + 2;
+                    } else {
+                        size_t ne = (W + 1) / 2, no = W / 2;
+                        for (size_t q = 0; q < ne; q++) ev[q] = xr[2 * q];
+                        for (size_t q = 0; q < no; q++) od[q] = xr[2 * q + 1];
+                        // x[2*ow + k + base]: parity of k + base decides the array.
+                        const float *arr[3];
+                        for (int kk = 0; kk < 3; kk++) {
+                            long o = kk + base;   // x index = 2*ow + o
+                            if ((o & 1) == 0) arr[kk] = ev + o / 2; else arr[kk] = od + (o - 1) / 2;
+                        }
+                        t0 = arr[0]; t1 = arr[1]; t2 = arr[2];
+                    }
+                    float w0 = wp[kh * 3], w1 = wp[kh * 3 + 1], w2 = wp[kh * 3 + 2];
+                    if (lo < hi) {
+                        float *restrict yy = yr;
+                        for (long ow = lo; ow < hi; ow++) yy[ow] += w0 * t0[ow] + w1 * t1[ow] + w2 * t2[ow];
+                    }
+                    // Border columns: taps checked one by one.
+                    for (long ow = 0; ow < (long)OW; ow++) {
+                        if (ow >= lo && ow < hi) { ow = hi - 1; continue; }
+                        for (int kk = 0; kk < 3; kk++) {
+                            long iw = ow * (long)sw + kk + base;
+                            if (iw >= 0 && iw < (long)W) yr[ow] += wp[kh * 3 + kk] * xr[iw];
+                        }
+                    }
+                    continue;
+                }
                 for (size_t kw = 0; kw < KW; kw++) {
                     float wv = wp[kh * KW + kw];
                     long off = (long)(kw * dw) - (long)pw;   // iw = ow*sw + off
                     long lo = off >= 0 ? 0 : (-off + (long)sw - 1) / (long)sw;
                     long hi = (long)W - 1 - off < 0 ? 0 : ((long)W - 1 - off) / (long)sw + 1;
                     if (hi > (long)OW) hi = (long)OW;
-                    if (sw == 1) {
-                        const float *xs = xr + off;
-                        for (long ow = lo; ow < hi; ow++) yr[ow] += wv * xs[ow];
-                    } else {
-                        for (long ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * (long)sw + off];
-                    }
+                    if (lo >= hi) continue;
+                    const float *xs = xr + lo * (long)sw + off;
+                    if (sw == 1) dw_axpy(yr + lo, xs, wv, (size_t)(hi - lo));
+                    else dw_axpy_s(yr + lo, xs, wv, (size_t)(hi - lo), sw);
                 }
             }
             if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }
