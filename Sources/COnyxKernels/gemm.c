@@ -514,15 +514,55 @@ static inline __attribute__((always_inline)) void dw_axpy_s(float *restrict y, c
     for (size_t i = 0; i < n; i++) y[i] += w * x[i * s];
 }
 
+// Stride-1 3x3 depthwise over a zero-padded copy of the plane: outputs are computed along the flattened padded
+// width (two junk columns per row), so one long contiguous loop with 9 taps covers the whole plane.
+static inline __attribute__((always_inline))
+void dw3x3s1_plane(const float *restrict xp, const float *restrict wp, float b, float *restrict yp,
+                   size_t H, size_t W, size_t OH, size_t OW, size_t ph, size_t pw, float *restrict pad, float *restrict ext) {
+    size_t Hp = OH + 2, Wp = OW + 2;
+    memset(pad, 0, Hp * Wp * sizeof(float));
+    for (size_t h = 0; h < H; h++) {
+        size_t ph_ = h + ph;
+        if (ph_ >= Hp) break;
+        size_t n = W; if (pw + n > Wp) n = Wp - pw;
+        memcpy(pad + ph_ * Wp + pw, xp + h * W, n * sizeof(float));
+    }
+    float w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4], w5 = wp[5], w6 = wp[6], w7 = wp[7], w8 = wp[8];
+    size_t total = (OH - 1) * Wp + OW;
+    const float *r0 = pad, *r1 = pad + Wp, *r2 = pad + 2 * Wp;
+    for (size_t i = 0; i < total; i++) {
+        ext[i] = b + w0 * r0[i] + w1 * r0[i + 1] + w2 * r0[i + 2] + w3 * r1[i] + w4 * r1[i + 1] + w5 * r1[i + 2]
+               + w6 * r2[i] + w7 * r2[i + 1] + w8 * r2[i + 2];
+    }
+    for (size_t oh = 0; oh < OH; oh++) memcpy(yp + oh * OW, ext + oh * Wp, OW * sizeof(float));
+}
+
 static inline __attribute__((always_inline))
 void dwconv_body(const float *x, const float *w, const float *bias, const float *res, float *y,
                  size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                  size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    float *scratch = NULL;
+    int fast3 = KH == 3 && KW == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && ph <= 2 && pw <= 2 && OH > 0 && OW > 0;
+    if (fast3) {
+        scratch = malloc(2 * (OH + 2) * (OW + 2) * sizeof(float) + 64);
+        if (!scratch) fast3 = 0;
+    }
     for (size_t ch = c0; ch < c1; ch++) {
         const float *xp = x + ch * H * W;
         const float *wp = w + ch * KH * KW;
         float *yp = y + ch * OH * OW;
         float b = bias ? bias[ch] : 0.0f;
+        if (fast3) {
+            dw3x3s1_plane(xp, wp, b, yp, H, W, OH, OW, ph, pw, scratch, scratch + (OH + 2) * (OW + 2));
+            for (size_t oh = 0; oh < OH; oh++) {
+                float *yr = yp + oh * OW;
+                if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }
+                if (act == 1) { for (size_t ow = 0; ow < OW; ow++) yr[ow] = yr[ow] > 0.0f ? yr[ow] : 0.0f; }
+                else if (act == 2) { for (size_t ow = 0; ow < OW; ow++) { float v = yr[ow]; yr[ow] = v < p0 ? p0 : (v > p1 ? p1 : v); } }
+                else if (act) onyx_activation(yr, OW, act, p0, p1);
+            }
+            continue;
+        }
         for (size_t oh = 0; oh < OH; oh++) {
             float *yr = yp + oh * OW;
             for (size_t ow = 0; ow < OW; ow++) yr[ow] = b;
@@ -587,6 +627,7 @@ void dwconv_body(const float *x, const float *w, const float *bias, const float 
             else if (act) onyx_activation(yr, OW, act, p0, p1);
         }
     }
+    free(scratch);
 }
 
 #ifdef ONYX_X86

@@ -273,7 +273,7 @@ public struct GraphCompiler: Sendable {
                     if n.opType == "Constant" { throw OnyxError.node(label: n.label, message: "\(error)") }
                 }
             }
-            steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: [], opType: n.opType))
+            steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: [], opType: OpProfiler.enabled ? OpProfiler.key(n) : n.opType))
         }
         if !unsupported.isEmpty {
             throw OnyxError.unsupportedOperators(unsupported.values.sorted { ($0.domain, $0.opType) < ($1.domain, $1.opType) })

@@ -10,6 +10,16 @@ final class OpProfiler: @unchecked Sendable {
     private var totals: [String: (ns: UInt64, calls: Int)] = [:]
     private var registered = false
 
+    /// The profile row of a node: its op type, with group and kernel shape for convolutions.
+    static func key(_ n: Node) -> String {
+        guard n.opType.hasSuffix("Conv") else { return n.opType }
+        var k = n.opType
+        if case .int(let g)? = n.attributes["group"], g > 1 { k += " g\(g)" }
+        if case .ints(let ks)? = n.attributes["kernel_shape"] { k += " k\(ks.map(String.init).joined(separator: "x"))" }
+        if case .ints(let st)? = n.attributes["strides"], st.contains(where: { $0 > 1 }) { k += " s\(st[0])" }
+        return k
+    }
+
     func add(_ op: String, _ ns: UInt64) {
         lock.lock()
         defer { lock.unlock() }
