@@ -159,3 +159,545 @@ void onyx_sgemm(int transA, int transB, size_t m, size_t n, size_t k, float alph
     free(bpack);
     free(apack);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Packed GEMM with whole-K panels (operands packed once, e.g. constant weights at load) and a fused epilogue.
+#include <math.h>
+
+size_t onyx_packed_a_size(size_t m, size_t k) { return ((m + MR - 1) / MR) * MR * (k ? k : 1); }
+size_t onyx_packed_b_size(size_t k, size_t n) { return ((n + NR - 1) / NR) * NR * (k ? k : 1); }
+
+void onyx_pack_a(int transA, size_t m, size_t k, float alpha, const float *a, size_t lda, float *dst,
+                 size_t panel0, size_t panel1) {
+    for (size_t ip = panel0; ip < panel1; ip++) {
+        size_t i = ip * MR;
+        size_t rows = m - i < MR ? m - i : MR;
+        float *d = dst + ip * MR * k;
+        if (!transA) {
+            for (size_t r = 0; r < MR; r++) {
+                if (r < rows) {
+                    const float *src = a + (i + r) * lda;
+                    for (size_t p = 0; p < k; p++) d[p * MR + r] = alpha * src[p];
+                } else {
+                    for (size_t p = 0; p < k; p++) d[p * MR + r] = 0.0f;
+                }
+            }
+        } else {
+            for (size_t p = 0; p < k; p++)
+                for (size_t r = 0; r < MR; r++) d[p * MR + r] = r < rows ? alpha * a[p * lda + i + r] : 0.0f;
+        }
+    }
+}
+
+void onyx_pack_b(int transB, size_t k, size_t n, const float *b, size_t ldb, float *dst,
+                 size_t panel0, size_t panel1) {
+    if (!transB) {
+        // Full panels in groups of 8: read 512 contiguous bytes of each row of B, write 8 panel streams.
+        while (panel0 + 8 <= panel1 && (panel0 + 8) * NR <= n) {
+            const float *src = b + panel0 * NR;
+            float *d = dst + panel0 * NR * k;
+            for (size_t p = 0; p < k; p++) {
+                const float *row = src + p * ldb;
+                for (size_t q = 0; q < 8; q++) memcpy(d + q * NR * k + p * NR, row + q * NR, NR * sizeof(float));
+            }
+            panel0 += 8;
+        }
+    }
+    for (size_t jp = panel0; jp < panel1; jp++) {
+        size_t j = jp * NR;
+        size_t cols = n - j < NR ? n - j : NR;
+        float *d = dst + jp * NR * k;
+        if (!transB) {
+            if (cols == NR) {
+                for (size_t p = 0; p < k; p++) memcpy(d + p * NR, b + p * ldb + j, NR * sizeof(float));
+            } else {
+                for (size_t p = 0; p < k; p++)
+                    for (size_t c = 0; c < NR; c++) d[p * NR + c] = c < cols ? b[p * ldb + j + c] : 0.0f;
+            }
+        } else {
+            for (size_t c = 0; c < NR; c++) {
+                if (c < cols) {
+                    const float *src = b + (j + c) * ldb;
+                    for (size_t p = 0; p < k; p++) d[p * NR + c] = src[p];
+                } else {
+                    for (size_t p = 0; p < k; p++) d[p * NR + c] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static inline float act_scalar(float v, int act, float p0, float p1) {
+    switch (act) {
+    case 1: return v > 0.0f ? v : 0.0f;
+    case 2: return v < p0 ? p0 : (v > p1 ? p1 : v);
+    case 3: return v >= 0.0f ? v : p0 * v;
+    case 4: return 1.0f / (1.0f + expf(-v));
+    case 5: return tanhf(v);
+    case 6: { float h = p0 * v + p1; return h < 0.0f ? 0.0f : (h > 1.0f ? 1.0f : h); }
+    case 7: { float h = v / 6.0f + 0.5f; h = h < 0.0f ? 0.0f : (h > 1.0f ? 1.0f : h); return v * h; }
+    case 8: return v / (1.0f + expf(-v));
+    case 9: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    default: return v;
+    }
+}
+
+void onyx_activation(float *x, size_t n, int act, float p0, float p1) {
+    if (act == 0) return;
+    for (size_t i = 0; i < n; i++) x[i] = act_scalar(x[i], act, p0, p1);
+}
+
+// One finished row segment of a tile: v[0..cols) += bias/res, activation, store.
+static inline void epilogue_row_scalar(float *dst, const float *v, size_t cols, size_t i, size_t j, const onyx_epilogue *ep) {
+    for (size_t cc = 0; cc < cols; cc++) {
+        float x = v[cc];
+        if (ep) {
+            if (ep->bias) x += ep->bias_per_row ? ep->bias[i] : ep->bias[j + cc];
+            if (ep->res) x += ep->res[i * ep->ldr + j + cc];
+            x = act_scalar(x, ep->act, ep->p0, ep->p1);
+        }
+        dst[cc] = x;
+    }
+}
+
+static void tile_store_scalar(const float *tmp, float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                              size_t i, size_t j, const onyx_epilogue *ep) {
+    for (size_t r = 0; r < rows; r++) {
+        float v[NR];
+        for (size_t cc = 0; cc < cols; cc++) v[cc] = tmp[r * NR + cc] + (load ? c[r * ldc + cc] : 0.0f);
+        if (last) epilogue_row_scalar(c + r * ldc, v, cols, i + r, j, ep);
+        else for (size_t cc = 0; cc < cols; cc++) c[r * ldc + cc] = v[cc];
+    }
+}
+
+static void kernel_ref_packed(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                              size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    float acc[MR * NR];
+    kernel_ref(kc, ap, bp, acc);
+    tile_store_scalar(acc, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
+#ifdef ONYX_X86
+__attribute__((target("avx2,fma")))
+static void store_tile_avx2(const float *tmp, float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                            size_t i, size_t j, const onyx_epilogue *ep) {
+    int vec_act = !ep || ep->act <= 3;
+    if (cols != NR || !vec_act) {
+        tile_store_scalar(tmp, c, ldc, rows, cols, load, last, i, j, ep);
+        return;
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t r = 0; r < rows; r++) {
+        float *cr = c + r * ldc;
+        __m256 v0 = _mm256_load_ps(tmp + r * NR), v1 = _mm256_load_ps(tmp + r * NR + 8);
+        if (load) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); }
+        if (last && ep) {
+            if (ep->bias) {
+                if (ep->bias_per_row) {
+                    __m256 bv = _mm256_set1_ps(ep->bias[i + r]);
+                    v0 = _mm256_add_ps(v0, bv); v1 = _mm256_add_ps(v1, bv);
+                } else {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ep->bias + j));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ep->bias + j + 8));
+                }
+            }
+            if (ep->res) {
+                const float *rr = ep->res + (i + r) * ep->ldr + j;
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
+            }
+            if (ep->act == 1) { v0 = _mm256_max_ps(v0, zero); v1 = _mm256_max_ps(v1, zero); }
+            else if (ep->act == 2) {
+                __m256 lo = _mm256_set1_ps(ep->p0), hi = _mm256_set1_ps(ep->p1);
+                v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi); v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+            } else if (ep->act == 3) {
+                __m256 al = _mm256_set1_ps(ep->p0);
+                __m256 m0 = _mm256_cmp_ps(v0, zero, _CMP_GE_OQ), m1 = _mm256_cmp_ps(v1, zero, _CMP_GE_OQ);
+                v0 = _mm256_blendv_ps(_mm256_mul_ps(v0, al), v0, m0); v1 = _mm256_blendv_ps(_mm256_mul_ps(v1, al), v1, m1);
+            }
+        }
+        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                               size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    size_t p = 0;
+    for (; p + 2 <= kc; p += 2) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        b0 = _mm256_load_ps(bp + 16); b1 = _mm256_load_ps(bp + 24);
+        a = _mm256_broadcast_ss(ap + 6); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 7); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 8); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 9); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 10); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 11); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        ap += 2 * MR; bp += 2 * NR;
+    }
+    for (; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        ap += MR; bp += NR;
+    }
+    float tmp[MR * NR] __attribute__((aligned(32)));
+    _mm256_store_ps(tmp + 0 * NR, c00); _mm256_store_ps(tmp + 0 * NR + 8, c01);
+    _mm256_store_ps(tmp + 1 * NR, c10); _mm256_store_ps(tmp + 1 * NR + 8, c11);
+    _mm256_store_ps(tmp + 2 * NR, c20); _mm256_store_ps(tmp + 2 * NR + 8, c21);
+    _mm256_store_ps(tmp + 3 * NR, c30); _mm256_store_ps(tmp + 3 * NR + 8, c31);
+    _mm256_store_ps(tmp + 4 * NR, c40); _mm256_store_ps(tmp + 4 * NR + 8, c41);
+    _mm256_store_ps(tmp + 5 * NR, c50); _mm256_store_ps(tmp + 5 * NR + 8, c51);
+    store_tile_avx2(tmp, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
+int onyx_cpu_has_avx512(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    __builtin_cpu_init();
+    cached = __builtin_cpu_supports("avx512f") && onyx_cpu_has_avx2_fma();
+    return cached;
+}
+
+// 12x32 AVX-512 micro-kernel over two adjacent A panels (6 rows each) and two adjacent B panels (16 columns
+// each): 24 zmm accumulators. Finished sub-tiles go through the AVX2 6x16 store/epilogue.
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, const float *bp0, const float *bp1,
+                                float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                                size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps();
+    __m512 a20 = _mm512_setzero_ps(), a21 = _mm512_setzero_ps(), a30 = _mm512_setzero_ps(), a31 = _mm512_setzero_ps();
+    __m512 a40 = _mm512_setzero_ps(), a41 = _mm512_setzero_ps(), a50 = _mm512_setzero_ps(), a51 = _mm512_setzero_ps();
+    __m512 a60 = _mm512_setzero_ps(), a61 = _mm512_setzero_ps(), a70 = _mm512_setzero_ps(), a71 = _mm512_setzero_ps();
+    __m512 a80 = _mm512_setzero_ps(), a81 = _mm512_setzero_ps(), a90 = _mm512_setzero_ps(), a91 = _mm512_setzero_ps();
+    __m512 aa0 = _mm512_setzero_ps(), aa1 = _mm512_setzero_ps(), ab0 = _mm512_setzero_ps(), ab1 = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp0 + p * NR), b1 = _mm512_load_ps(bp1 + p * NR);
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        __m512 a;
+        a = _mm512_set1_ps(x[0]); a00 = _mm512_fmadd_ps(a, b0, a00); a01 = _mm512_fmadd_ps(a, b1, a01);
+        a = _mm512_set1_ps(x[1]); a10 = _mm512_fmadd_ps(a, b0, a10); a11 = _mm512_fmadd_ps(a, b1, a11);
+        a = _mm512_set1_ps(x[2]); a20 = _mm512_fmadd_ps(a, b0, a20); a21 = _mm512_fmadd_ps(a, b1, a21);
+        a = _mm512_set1_ps(x[3]); a30 = _mm512_fmadd_ps(a, b0, a30); a31 = _mm512_fmadd_ps(a, b1, a31);
+        a = _mm512_set1_ps(x[4]); a40 = _mm512_fmadd_ps(a, b0, a40); a41 = _mm512_fmadd_ps(a, b1, a41);
+        a = _mm512_set1_ps(x[5]); a50 = _mm512_fmadd_ps(a, b0, a50); a51 = _mm512_fmadd_ps(a, b1, a51);
+        a = _mm512_set1_ps(y[0]); a60 = _mm512_fmadd_ps(a, b0, a60); a61 = _mm512_fmadd_ps(a, b1, a61);
+        a = _mm512_set1_ps(y[1]); a70 = _mm512_fmadd_ps(a, b0, a70); a71 = _mm512_fmadd_ps(a, b1, a71);
+        a = _mm512_set1_ps(y[2]); a80 = _mm512_fmadd_ps(a, b0, a80); a81 = _mm512_fmadd_ps(a, b1, a81);
+        a = _mm512_set1_ps(y[3]); a90 = _mm512_fmadd_ps(a, b0, a90); a91 = _mm512_fmadd_ps(a, b1, a91);
+        a = _mm512_set1_ps(y[4]); aa0 = _mm512_fmadd_ps(a, b0, aa0); aa1 = _mm512_fmadd_ps(a, b1, aa1);
+        a = _mm512_set1_ps(y[5]); ab0 = _mm512_fmadd_ps(a, b0, ab0); ab1 = _mm512_fmadd_ps(a, b1, ab1);
+    }
+    float t[4][MR * NR] __attribute__((aligned(64)));
+    _mm512_store_ps(t[0] + 0 * NR, a00); _mm512_store_ps(t[1] + 0 * NR, a01);
+    _mm512_store_ps(t[0] + 1 * NR, a10); _mm512_store_ps(t[1] + 1 * NR, a11);
+    _mm512_store_ps(t[0] + 2 * NR, a20); _mm512_store_ps(t[1] + 2 * NR, a21);
+    _mm512_store_ps(t[0] + 3 * NR, a30); _mm512_store_ps(t[1] + 3 * NR, a31);
+    _mm512_store_ps(t[0] + 4 * NR, a40); _mm512_store_ps(t[1] + 4 * NR, a41);
+    _mm512_store_ps(t[0] + 5 * NR, a50); _mm512_store_ps(t[1] + 5 * NR, a51);
+    _mm512_store_ps(t[2] + 0 * NR, a60); _mm512_store_ps(t[3] + 0 * NR, a61);
+    _mm512_store_ps(t[2] + 1 * NR, a70); _mm512_store_ps(t[3] + 1 * NR, a71);
+    _mm512_store_ps(t[2] + 2 * NR, a80); _mm512_store_ps(t[3] + 2 * NR, a81);
+    _mm512_store_ps(t[2] + 3 * NR, a90); _mm512_store_ps(t[3] + 3 * NR, a91);
+    _mm512_store_ps(t[2] + 4 * NR, aa0); _mm512_store_ps(t[3] + 4 * NR, aa1);
+    _mm512_store_ps(t[2] + 5 * NR, ab0); _mm512_store_ps(t[3] + 5 * NR, ab1);
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
+    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
+    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
+    if (r1) {
+        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
+        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
+    }
+}
+#endif
+
+#define PMC 144
+#define PKC 256
+#define PNC 1024
+
+void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float *pb, float *c, size_t ldc,
+                      int accumulate, size_t i0, size_t i1, size_t j0, size_t j1, const onyx_epilogue *ep) {
+    if (i1 > m) i1 = m;
+    if (j1 > n) j1 = n;
+    if (i0 >= i1 || j0 >= j1) return;
+    if (k == 0) {
+        for (size_t i = i0; i < i1; i++) {
+            float *row = c + i * ldc + j0;
+            for (size_t jj = 0; jj < j1 - j0; jj++) {
+                float v = accumulate ? row[jj] : 0.0f;
+                epilogue_row_scalar(row + jj, &v, 1, i, j0 + jj, ep);
+            }
+        }
+        return;
+    }
+    int fast = onyx_cpu_has_avx2_fma();
+#ifdef ONYX_X86
+    if (onyx_cpu_has_avx512()) {
+        // Zero panels beyond m / n are packed as zeros, so a 12x32 block may read one panel past a partial edge
+        // only when that panel exists; otherwise it reads the same panel twice and stores nothing from it.
+        size_t mpan = (m + MR - 1) / MR, npan = (n + NR - 1) / NR;
+        for (size_t jc = j0; jc < j1; jc += PNC) {
+            size_t jce = jc + PNC < j1 ? jc + PNC : j1;
+            for (size_t pc = 0; pc < k; pc += PKC) {
+                size_t kc = k - pc < PKC ? k - pc : PKC;
+                int load = accumulate || pc > 0, last = pc + kc >= k;
+                for (size_t ic = i0; ic < i1; ic += PMC) {
+                    size_t ice = ic + PMC < i1 ? ic + PMC : i1;
+                    for (size_t jr = jc; jr < jce; jr += 2 * NR) {
+                        size_t cols = jce - jr < 2 * NR ? jce - jr : 2 * NR;
+                        size_t jp = jr / NR, jp1 = jp + 1 < npan ? jp + 1 : jp;
+                        const float *bp0 = pb + jp * NR * k + pc * NR, *bp1 = pb + jp1 * NR * k + pc * NR;
+                        for (size_t ir = ic; ir < ice; ir += 2 * MR) {
+                            size_t rows = ice - ir < 2 * MR ? ice - ir : 2 * MR;
+                            size_t ip = ir / MR, ip1 = ip + 1 < mpan ? ip + 1 : ip;
+                            const float *ap0 = pa + ip * MR * k + pc * MR, *ap1 = pa + ip1 * MR * k + pc * MR;
+                            kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
+#endif
+    for (size_t jc = j0; jc < j1; jc += PNC) {
+        size_t jce = jc + PNC < j1 ? jc + PNC : j1;
+        for (size_t pc = 0; pc < k; pc += PKC) {
+            size_t kc = k - pc < PKC ? k - pc : PKC;
+            int load = accumulate || pc > 0, last = pc + kc >= k;
+            for (size_t ic = i0; ic < i1; ic += PMC) {
+                size_t ice = ic + PMC < i1 ? ic + PMC : i1;
+                for (size_t jr = jc; jr < jce; jr += NR) {
+                    size_t cols = jce - jr < NR ? jce - jr : NR;
+                    const float *bp = pb + (jr / NR) * NR * k + pc * NR;
+                    for (size_t ir = ic; ir < ice; ir += MR) {
+                        size_t rows = ice - ir < MR ? ice - ir : MR;
+                        const float *ap = pa + (ir / MR) * MR * k + pc * MR;
+                        float *cp = c + ir * ldc + jr;
+#ifdef ONYX_X86
+                        if (fast) { kernel_avx2_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
+#endif
+                        kernel_ref_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Depthwise convolution: per channel, per output row, accumulate the taps over the valid output column range
+// (the inner loop is contiguous for stride 1, so it vectorises).
+// A row segment update y[0..n) += w * x[0..n) (x, y disjoint).
+static inline __attribute__((always_inline)) void dw_axpy(float *restrict y, const float *restrict x, float w, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += w * x[i];
+}
+// Strided: y[0..n) += w * x[i * s].
+static inline __attribute__((always_inline)) void dw_axpy_s(float *restrict y, const float *restrict x, float w, size_t n, size_t s) {
+    for (size_t i = 0; i < n; i++) y[i] += w * x[i * s];
+}
+
+// Stride-1 3x3 depthwise over a zero-padded copy of the plane: outputs are computed along the flattened padded
+// width (two junk columns per row), so one long contiguous loop with 9 taps covers the whole plane.
+static inline __attribute__((always_inline))
+void dw3x3s1_plane(const float *restrict xp, const float *restrict wp, float b, float *restrict yp,
+                   size_t H, size_t W, size_t OH, size_t OW, size_t ph, size_t pw, float *restrict pad, float *restrict ext) {
+    size_t Hp = OH + 2, Wp = OW + 2;
+    memset(pad, 0, Hp * Wp * sizeof(float));
+    for (size_t h = 0; h < H; h++) {
+        size_t ph_ = h + ph;
+        if (ph_ >= Hp) break;
+        size_t n = W; if (pw + n > Wp) n = Wp - pw;
+        memcpy(pad + ph_ * Wp + pw, xp + h * W, n * sizeof(float));
+    }
+    float w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4], w5 = wp[5], w6 = wp[6], w7 = wp[7], w8 = wp[8];
+    size_t total = (OH - 1) * Wp + OW;
+    const float *r0 = pad, *r1 = pad + Wp, *r2 = pad + 2 * Wp;
+    for (size_t i = 0; i < total; i++) {
+        ext[i] = b + w0 * r0[i] + w1 * r0[i + 1] + w2 * r0[i + 2] + w3 * r1[i] + w4 * r1[i + 1] + w5 * r1[i + 2]
+               + w6 * r2[i] + w7 * r2[i + 1] + w8 * r2[i + 2];
+    }
+    for (size_t oh = 0; oh < OH; oh++) memcpy(yp + oh * OW, ext + oh * Wp, OW * sizeof(float));
+}
+
+static inline __attribute__((always_inline))
+void dwconv_body(const float *x, const float *w, const float *bias, const float *res, float *y,
+                 size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                 size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    float *scratch = NULL;
+    int fast3 = KH == 3 && KW == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && ph <= 2 && pw <= 2 && OH > 0 && OW > 0;
+    if (fast3) {
+        scratch = malloc(2 * (OH + 2) * (OW + 2) * sizeof(float) + 64);
+        if (!scratch) fast3 = 0;
+    }
+    for (size_t ch = c0; ch < c1; ch++) {
+        const float *xp = x + ch * H * W;
+        const float *wp = w + ch * KH * KW;
+        float *yp = y + ch * OH * OW;
+        float b = bias ? bias[ch] : 0.0f;
+        if (fast3) {
+            dw3x3s1_plane(xp, wp, b, yp, H, W, OH, OW, ph, pw, scratch, scratch + (OH + 2) * (OW + 2));
+            for (size_t oh = 0; oh < OH; oh++) {
+                float *yr = yp + oh * OW;
+                if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }
+                if (act == 1) { for (size_t ow = 0; ow < OW; ow++) yr[ow] = yr[ow] > 0.0f ? yr[ow] : 0.0f; }
+                else if (act == 2) { for (size_t ow = 0; ow < OW; ow++) { float v = yr[ow]; yr[ow] = v < p0 ? p0 : (v > p1 ? p1 : v); } }
+                else if (act) onyx_activation(yr, OW, act, p0, p1);
+            }
+            continue;
+        }
+        for (size_t oh = 0; oh < OH; oh++) {
+            float *yr = yp + oh * OW;
+            for (size_t ow = 0; ow < OW; ow++) yr[ow] = b;
+            for (size_t kh = 0; kh < KH; kh++) {
+                long ih = (long)(oh * sh + kh * dh) - (long)ph;
+                if (ih < 0 || ih >= (long)H) continue;
+                const float *xr = xp + (size_t)ih * W;
+                if (KW == 3 && dw == 1 && (sw == 1 || sw == 2) && W <= 8192 && OW > 2) {
+                    // 3 taps in one pass over the interior; for stride 2 the row is split into even / odd columns
+                    // first so every access is contiguous.
+                    float ev[4097], od[4097];
+                    const float *t0, *t1, *t2;   // t_k[ow] = x[ow*sw + k - pw] for interior ow
+                    long base = -(long)pw;
+                    // interior: 0 <= ow*sw + base and ow*sw + 2 + base <= W-1
+                    long lo = base >= 0 ? 0 : (-base + (long)sw - 1) / (long)sw;
+                    long hi = (long)W - 3 - base < 0 ? 0 : ((long)W - 3 - base) / (long)sw + 1;
+                    if (hi > (long)OW) hi = (long)OW;
+                    if (sw == 1) {
+                        t0 = xr + base; t1 = xr + base + 1; t2 = xr + base + 2;
+                    } else {
+                        size_t ne = (W + 1) / 2, no = W / 2;
+                        for (size_t q = 0; q < ne; q++) ev[q] = xr[2 * q];
+                        for (size_t q = 0; q < no; q++) od[q] = xr[2 * q + 1];
+                        // x[2*ow + k + base]: parity of k + base decides the array.
+                        const float *arr[3];
+                        for (int kk = 0; kk < 3; kk++) {
+                            long o = kk + base;   // x index = 2*ow + o
+                            if ((o & 1) == 0) arr[kk] = ev + o / 2; else arr[kk] = od + (o - 1) / 2;
+                        }
+                        t0 = arr[0]; t1 = arr[1]; t2 = arr[2];
+                    }
+                    float w0 = wp[kh * 3], w1 = wp[kh * 3 + 1], w2 = wp[kh * 3 + 2];
+                    if (lo < hi) {
+                        float *restrict yy = yr;
+                        for (long ow = lo; ow < hi; ow++) yy[ow] += w0 * t0[ow] + w1 * t1[ow] + w2 * t2[ow];
+                    }
+                    // Border columns: taps checked one by one.
+                    for (long ow = 0; ow < (long)OW; ow++) {
+                        if (ow >= lo && ow < hi) { ow = hi - 1; continue; }
+                        for (int kk = 0; kk < 3; kk++) {
+                            long iw = ow * (long)sw + kk + base;
+                            if (iw >= 0 && iw < (long)W) yr[ow] += wp[kh * 3 + kk] * xr[iw];
+                        }
+                    }
+                    continue;
+                }
+                for (size_t kw = 0; kw < KW; kw++) {
+                    float wv = wp[kh * KW + kw];
+                    long off = (long)(kw * dw) - (long)pw;   // iw = ow*sw + off
+                    long lo = off >= 0 ? 0 : (-off + (long)sw - 1) / (long)sw;
+                    long hi = (long)W - 1 - off < 0 ? 0 : ((long)W - 1 - off) / (long)sw + 1;
+                    if (hi > (long)OW) hi = (long)OW;
+                    if (lo >= hi) continue;
+                    const float *xs = xr + lo * (long)sw + off;
+                    if (sw == 1) dw_axpy(yr + lo, xs, wv, (size_t)(hi - lo));
+                    else dw_axpy_s(yr + lo, xs, wv, (size_t)(hi - lo), sw);
+                }
+            }
+            if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }
+            if (act == 1) { for (size_t ow = 0; ow < OW; ow++) yr[ow] = yr[ow] > 0.0f ? yr[ow] : 0.0f; }
+            else if (act == 2) { for (size_t ow = 0; ow < OW; ow++) { float v = yr[ow]; yr[ow] = v < p0 ? p0 : (v > p1 ? p1 : v); } }
+            else if (act) onyx_activation(yr, OW, act, p0, p1);
+        }
+    }
+    free(scratch);
+}
+
+#ifdef ONYX_X86
+__attribute__((target("avx2,fma")))
+static void dwconv_avx2(const float *x, const float *w, const float *bias, const float *res, float *y,
+                        size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                        size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void dwconv_avx512(const float *x, const float *w, const float *bias, const float *res, float *y,
+                          size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                          size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
+#endif
+
+void onyx_dwconv2d(const float *x, const float *w, const float *bias, const float *res, float *y,
+                   size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                   size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
+#ifdef ONYX_X86
+    if (onyx_cpu_has_avx512()) {
+        dwconv_avx512(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+        return;
+    }
+    if (onyx_cpu_has_avx2_fma()) {
+        dwconv_avx2(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+        return;
+    }
+#endif
+    dwconv_body(x, w, bias, res, y, c0, c1, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, act, p0, p1);
+}
+
+// im2col fused with B packing for 2-D convolution: writes output-position columns [j0, j1) (j0 a multiple of 16)
+// of one image's (C*KH*KW) x (OH*OW) patch matrix as 16-column panels, first panel at dst.
+void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                        size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                        size_t j0, size_t j1, float *dst) {
+    size_t k = C * KH * KW, n = OH * OW;
+    if (j1 > n) j1 = n;
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        long ih0[NR], iw0[NR];
+        int valid[NR];
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        for (size_t q = 0; q < NR; q++) {
+            size_t j = jp + q;
+            valid[q] = q < cols;
+            size_t oh = valid[q] ? j / OW : 0, ow = valid[q] ? j % OW : 0;
+            ih0[q] = (long)(oh * sh) - (long)ph;
+            iw0[q] = (long)(ow * sw) - (long)pw;
+        }
+        int one_row = cols == NR && ih0[0] == ih0[NR - 1] && sw == 1;
+        for (size_t c = 0; c < C; c++) {
+            const float *xc = x + c * H * W;
+            for (size_t kh = 0; kh < KH; kh++) {
+                for (size_t kw = 0; kw < KW; kw++) {
+                    float *out = d + ((c * KH + kh) * KW + kw) * NR;
+                    long dy = (long)(kh * dh), dx = (long)(kw * dw);
+                    if (one_row) {
+                        long ih = ih0[0] + dy, iw = iw0[0] + dx;
+                        if (ih < 0 || ih >= (long)H) { memset(out, 0, NR * sizeof(float)); continue; }
+                        if (iw >= 0 && iw + NR <= (long)W) { memcpy(out, xc + ih * (long)W + iw, NR * sizeof(float)); continue; }
+                    }
+                    for (size_t q = 0; q < NR; q++) {
+                        long ih = ih0[q] + dy, iw = iw0[q] + dx;
+                        out[q] = (valid[q] && ih >= 0 && ih < (long)H && iw >= 0 && iw < (long)W) ? xc[ih * (long)W + iw] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}

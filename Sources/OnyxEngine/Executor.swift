@@ -12,6 +12,7 @@ public final class CompiledGraph: Sendable {
         let inputs: [Int]   // -1 = omitted
         let outputs: [Int]
         let release: [Int]  // slots dead after this step
+        var opType: String = ""
     }
     let slotCount: Int
     let outerSlots: [Int]
@@ -49,7 +50,13 @@ public final class CompiledGraph: Sendable {
             for s in step.inputs { args.append(s >= 0 ? slots[s] : nil) }
             let outs: [Value]
             do {
-                outs = try step.kernel.run(args, context)
+                if OpProfiler.enabled {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    outs = try step.kernel.run(args, context)
+                    OpProfiler.shared.add(step.opType, DispatchTime.now().uptimeNanoseconds &- t0)
+                } else {
+                    outs = try step.kernel.run(args, context)
+                }
             } catch let e as OnyxError {
                 if case .node = e { throw e }
                 throw OnyxError.node(label: step.label, message: e.description)
@@ -266,7 +273,7 @@ public struct GraphCompiler: Sendable {
                     if n.opType == "Constant" { throw OnyxError.node(label: n.label, message: "\(error)") }
                 }
             }
-            steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: []))
+            steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: [], opType: OpProfiler.enabled ? OpProfiler.key(n) : n.opType))
         }
         if !unsupported.isEmpty {
             throw OnyxError.unsupportedOperators(unsupported.values.sorted { ($0.domain, $0.opType) < ($1.domain, $1.opType) })
@@ -284,7 +291,7 @@ public struct GraphCompiler: Sendable {
         var releaseAt = [[Int]](repeating: [], count: steps.count)
         for (s, k) in lastUse where !keep.contains(s) { releaseAt[k].append(s) }
         steps = steps.enumerated().map { k, st in
-            .init(kernel: st.kernel, label: st.label, inputs: st.inputs, outputs: st.outputs, release: releaseAt[k])
+            .init(kernel: st.kernel, label: st.label, inputs: st.inputs, outputs: st.outputs, release: releaseAt[k], opType: st.opType)
         }
         return CompiledGraph(slotCount: slotCount, outerSlots: outerSlots, inputSlots: inputSlots, constants: constants,
                              steps: steps, outputSlots: outputSlots, inputNames: graph.inputs.map(\.name),

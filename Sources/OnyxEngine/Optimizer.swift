@@ -10,6 +10,15 @@ public struct GraphOptimizer: Sendable {
         if level == .none { return g }
         var g = g
         g = eliminateIdentities(g)
+        g = foldConstants(g)
+        g = foldBatchNorm(g)
+        if level == .extended || level == .all {
+            g = fuseLinear(g)
+            g = fuseMatMulBias(g)
+            g = fuseResidual(g)
+            g = fuseActivation(g)
+        }
+        g = removeUnusedInitializers(g)
         return g
     }
 

@@ -28,6 +28,8 @@ public final class InferenceSession: Sendable {
     public let outputs: [ValueInfo]
     let compiled: CompiledGraph
     let pool: ThreadPool
+    /// The graph inputs the compiled graph takes, in order.
+    let compiledInputs: [ValueInfo]
 
     public init(model: Model, options: SessionOptions = SessionOptions()) throws {
         self.model = model
@@ -37,8 +39,17 @@ public final class InferenceSession: Sendable {
         self.pool = .shared
         var opsets = model.opsets
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
-        let graph = try FunctionInliner.inline(model.graph, functions: model.functions)
-        let optimized = try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        var graph = try FunctionInliner.inline(model.graph, functions: model.functions)
+        if model.irVersion < 4 {
+            // Before IR version 4 every initializer had to be listed as a graph input; like ONNX Runtime,
+            // treat them as constants (foldable, packable) rather than as overridable inputs.
+            let inits = Set(graph.initializers.map(\.name))
+            graph.inputs.removeAll { inits.contains($0.name) }
+        }
+        self.compiledInputs = graph.inputs
+        // A model saved by `onyx optimize` is not optimized again.
+        let preOptimized = model.metadata.contains { $0.key == GraphOptimizer.optimizedMarker }
+        let optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
         let start = DispatchTime.now().uptimeNanoseconds
         self.compiled = try GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none).compile(optimized)
         if options.verbose {
@@ -84,8 +95,11 @@ public final class InferenceSession: Sendable {
             throw OnyxError.invalidInput("unknown input '\(k)'; the model's inputs are \(inputs.map(\.name).joined(separator: ", "))")
         }
         let initNames = Set(model.graph.initializers.map(\.name))
+        if model.irVersion < 4, let k = feeds.keys.first(where: { initNames.contains($0) }) {
+            throw OnyxError.invalidInput("input '\(k)' is a constant initializer in this IR version \(model.irVersion) model")
+        }
         var bound: [Value?] = []
-        for inp in model.graph.inputs {
+        for inp in compiledInputs {
             guard let v = feeds[inp.name] else {
                 if initNames.contains(inp.name) { bound.append(nil); continue }
                 throw OnyxError.invalidInput("missing input '\(inp.name)' (\(inp.type))")

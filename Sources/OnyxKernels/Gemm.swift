@@ -10,27 +10,15 @@ public enum SGEMM {
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
                             threads: Int = 1, pool: ThreadPool = .shared) {
-        if m == 0 || n == 0 { return }
-        let work = m * n * max(k, 1)
-        let parts = (threads > 1 && work >= 1 << 16) ? min(threads, (m + 5) / 6) : 1
-        if parts <= 1 {
-            onyx_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-            return
-        }
-        // Split rows of C in multiples of 6 (the micro-kernel height).
-        let rowsPer = ((m + parts - 1) / parts + 5) / 6 * 6
-        let aAddr = UInt(bitPattern: a), bAddr = UInt(bitPattern: b), cAddr = UInt(bitPattern: c)
-        pool.parallelFor(parts, threads: parts, cost: 1 << 20) { range in
-            for part in range {
-                let r0 = part * rowsPer
-                let r1 = min(m, r0 + rowsPer)
-                if r0 >= r1 { continue }
-                let ap = UnsafePointer<Float>(bitPattern: aAddr)!
-                let aOff = transA ? r0 : r0 * lda
-                onyx_sgemm(transA ? 1 : 0, transB ? 1 : 0, r1 - r0, n, k, alpha, ap + aOff, lda,
-                           UnsafePointer<Float>(bitPattern: bAddr)!, ldb, beta,
-                           UnsafeMutablePointer<Float>(bitPattern: cAddr)! + r0 * ldc, ldc)
+        if m <= 0 || n <= 0 { return }
+        if beta != 1 {
+            for i in 0..<m {
+                let row = c + i * ldc
+                if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
             }
         }
+        if k == 0 || alpha == 0 { return }
+        run(m: m, n: n, k: k, alpha: alpha, a: .raw(a, ld: lda, transposed: transA), b: .raw(b, ld: ldb, transposed: transB),
+            c: c, ldc: ldc, accumulate: beta != 0, threads: threads, pool: pool)
     }
 }

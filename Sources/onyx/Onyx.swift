@@ -7,7 +7,7 @@ struct OnyxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "onyx",
         abstract: "Onyx: take trained models to production. A native ONNX runtime and toolkit in Swift.",
-        subcommands: [Info.self, Run.self, Bench.self, Conformance.self, Serve.self, Metrics.self, Eval.self,
+        subcommands: [Info.self, Run.self, Bench.self, Optimize.self, Conformance.self, Serve.self, Metrics.self, Eval.self,
                       DataCommand.self, Convert.self, Quantize.self, ConvertPrecision.self, Prune.self, Distill.self]
     )
 }

@@ -6,4 +6,5 @@ let operatorFamilies: [@Sendable (inout OperatorTable) -> Void] = [
     NNOps.register,
     ControlFlowOps.register,
     MLOps.register,
+    FusedOps.register,
 ]

@@ -21,9 +21,14 @@ struct PoolOp: TensorKernel {
     let countIncludePad: Bool
     let storageOrder: Int
     let p: Double
+    /// Whether MaxPool's Indices output is requested (the fast 2-D path does not compute it).
+    let wantsIndices: Bool
+    let outputCount: Int
 
     init(_ c: NodeContext, kind: PoolKind) throws {
         self.kind = kind
+        wantsIndices = c.outputCount > 1 && !c.node.outputs[1].isEmpty
+        outputCount = c.outputCount
         window = try WindowAttributes(c)
         guard window.kernelShape != nil else { throw KernelError("kernel_shape is required") }
         countIncludePad = try c.int("count_include_pad", 0) != 0
@@ -38,6 +43,11 @@ struct PoolOp: TensorKernel {
         guard let kernel = window.kernelShape else { throw KernelError("kernel_shape is required") }
         let g = try window.geometry(input: Array(x.shape.dropFirst(2)), kernel: kernel)
         if x.dtype.isInteger && kind == .max { return try intMaxPool(x, g, ctx) }
+        if (kind == .max && !wantsIndices) || kind == .average,
+           let y = fastPool2d(x, g, average: kind == .average, countIncludePad: countIncludePad, ctx: ctx) {
+            // An omitted Indices output still has a (discarded) position.
+            return outputCount > 1 ? [y, Tensor(zeros: .int64, shape: [0])] : [y]
+        }
         return try nnDispatch(x.dtype, Run(op: self, x: x, g: g, ctx: ctx))
     }
 

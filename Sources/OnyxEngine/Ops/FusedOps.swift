@@ -1,0 +1,353 @@
+import OnyxTensor
+import OnyxKernels
+import COnyxKernels
+
+/// Fused operators produced by the graph optimizer (domain "ai.onyx"): convolution and matrix multiply with
+/// bias, residual and activation applied in the GEMM epilogue, constant weights packed once at load.
+enum FusedOps {
+    static let domain = "ai.onyx"
+    static func register(_ t: inout OperatorTable) {
+        t.add("FusedConv", domain: domain) { try FusedConvOp($0) }
+        t.add("FusedMatMul", domain: domain) { try FusedMatMulOp($0) }
+    }
+}
+
+/// The `activation` / `activation_params` attributes of a fused op.
+struct FusedActivationSpec: Sendable {
+    var act: FusedActivation
+    var p0: Float, p1: Float
+
+    init(_ c: NodeContext) throws {
+        let name = try c.string("activation", "")
+        guard let a = FusedActivation(name: name) else { throw KernelError("unknown fused activation '\(name)'") }
+        act = a
+        let ps = try c.floats("activation_params") ?? []
+        switch a {
+        case .clip: p0 = ps.count > 0 ? ps[0] : -Float.infinity; p1 = ps.count > 1 ? ps[1] : Float.infinity
+        case .leakyRelu: p0 = ps.count > 0 ? ps[0] : 0.01; p1 = 0
+        case .hardSigmoid: p0 = ps.count > 0 ? ps[0] : 0.2; p1 = ps.count > 1 ? ps[1] : 0.5
+        default: p0 = 0; p1 = 0
+        }
+    }
+
+    func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        if act != .none { onyx_activation(p, n, act.rawValue, p0, p1) }
+    }
+}
+
+/// Adds `z` (broadcast) to `y` and applies the activation, when the residual could not go in the epilogue.
+func fusedResidualFallback(_ y: Tensor, _ z: Tensor?, _ spec: FusedActivationSpec) throws -> Tensor {
+    guard let z else {
+        spec.apply(y.mutablePointer(Float.self), y.count)
+        return y
+    }
+    guard z.dtype == .float32 else { throw KernelError("fused residual must be float, got \(z.dtype)") }
+    guard let shape = Broadcast.shape([y.shape, z.shape]) else {
+        throw KernelError("residual shape \(z.shape) does not broadcast with \(y.shape)")
+    }
+    let out = Tensor.uninitialized(.float32, shape: shape)
+    let o = out.mutablePointer(Float.self)
+    let ys = Broadcast.broadcastStrides(y.shape, to: shape), zs = Broadcast.broadcastStrides(z.shape, to: shape)
+    try y.withBuffer(of: Float.self) { yb in
+        try z.withBuffer(of: Float.self) { zb in
+            var idx = [Int](repeating: 0, count: shape.count)
+            for i in 0..<out.count {
+                var yi = 0, zi = 0
+                for d in 0..<shape.count { yi += idx[d] * ys[d]; zi += idx[d] * zs[d] }
+                o[i] = yb[yi] + zb[zi]
+                var d = shape.count - 1
+                while d >= 0 { idx[d] += 1; if idx[d] < shape[d] { break }; idx[d] = 0; d -= 1 }
+            }
+        }
+    }
+    spec.apply(o, out.count)
+    return out
+}
+
+/// A read-only float pointer shared by `parallelFor` chunks.
+/// Safety of `@unchecked Sendable`: only read while the owning tensor is alive (during the call).
+struct FusedPtr: @unchecked Sendable { let p: UnsafePointer<Float>? }
+/// An output pointer shared by `parallelFor` chunks that write disjoint channel ranges of a fresh tensor.
+struct FusedMutPtr: @unchecked Sendable { let p: UnsafeMutablePointer<Float> }
+
+/// ai.onyx.FusedConv(X, W, B?, Z?): activation(conv(X, W) + B + Z), float32. Conv attributes plus
+/// `activation` (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, SiLU, Gelu) and `activation_params`.
+struct FusedConvOp: TensorKernel {
+    let window: WindowAttributes
+    let group: Int
+    let spec: FusedActivationSpec
+    /// Per group: the packed weight matrix (mg × cg·kernel), when W is constant.
+    let packed: [PackedMatrix]?
+    let bias: [Float]?
+
+    init(_ c: NodeContext) throws {
+        window = try WindowAttributes(c)
+        group = try c.int("group", 1)
+        guard group >= 1 else { throw KernelError("group must be >= 1, got \(group)") }
+        spec = try FusedActivationSpec(c)
+        if let b = c.constantInputs[2], b.dtype == .float32 { bias = try b.toArray(Float.self) } else { bias = nil }
+        if let w = c.constantInputs[1], w.dtype == .float32, w.rank >= 3, w.shape[0] % group == 0, w.count > 0 {
+            let m = w.shape[0], mg = m / group, kdim = w.count / m
+            let g = group
+            packed = try w.withBuffer(of: Float.self) { wb in
+                guard let wp = wb.baseAddress else { return nil }
+                return (0..<g).map { gi in PackedMatrix(a: wp + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim) }
+            }
+        } else {
+            packed = nil
+        }
+    }
+
+    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+        let x = try inputs.required(0, "X"), w = try inputs.required(1, "W")
+        guard x.dtype == .float32, w.dtype == .float32 else { throw KernelError("FusedConv needs float inputs, got \(x.dtype), \(w.dtype)") }
+        guard x.rank >= 3, w.rank == x.rank else { throw KernelError("FusedConv needs X and W of equal rank >= 3, got \(x.shape) and \(w.shape)") }
+        let n = x.shape[0], cIn = x.shape[1], m = w.shape[0]
+        guard cIn % group == 0, m % group == 0, w.shape[1] == cIn / group else {
+            throw KernelError("FusedConv channels: X has \(cIn), W is \(w.shape), group \(group)")
+        }
+        let kernel = Array(w.shape.dropFirst(2))
+        if let ks = window.kernelShape, ks != kernel { throw KernelError("kernel_shape \(ks) does not match W \(w.shape)") }
+        let b = inputs.optional(2)
+        if let b { guard b.count == m, b.dtype == .float32 else { throw KernelError("FusedConv bias must have \(m) float values") } }
+        let g = try window.geometry(input: Array(x.shape.dropFirst(2)), kernel: kernel)
+        let outShape = [n, m] + g.output
+        let y = Tensor.uninitialized(.float32, shape: outShape)
+        var z = inputs.optional(3)
+        let zInEpilogue = z.map { $0.dtype == .float32 && $0.shape == outShape } ?? false
+        let biasVals: [Float]? = try bias ?? b.map { try $0.toArray(Float.self) }
+        if y.count == 0 { return [try fusedResidualFallback(y, z, spec)] }
+        let spec = zInEpilogue || z == nil ? self.spec : try FusedActivationSpec.none()
+        let zTensor = zInEpilogue ? z : nil
+        if zInEpilogue { z = nil }
+
+        let groups = group, cg = cIn / groups, mg = m / groups
+        let ks = g.kernelSize, os = g.outputSize, isz = g.inputSize, kdim = cg * ks
+        let yp = y.mutablePointer(Float.self)
+        let direct = ks == 1 && g.strides.allSatisfy { $0 == 1 } && g.padBegin.allSatisfy { $0 == 0 }
+            && g.padEnd.allSatisfy { $0 == 0 } && os == isz
+        let depthwise = cg == 1 && mg == 1 && kernel.count == 2
+        try x.withBuffer(of: Float.self) { xb in
+            try w.withBuffer(of: Float.self) { wb in
+                guard let xp = xb.baseAddress, let wp = wb.baseAddress else { return }
+                // zTensor (float32, checked above) stays alive for the whole call.
+                let zp: UnsafePointer<Float>? = zTensor.map { UnsafePointer($0.rawPointer.assumingMemoryBound(to: Float.self)) }
+                try withOptionalBuffer(biasVals) { bp in
+                    if depthwise {
+                        let xs = FusedPtr(p: xp), ws = FusedPtr(p: wp), bs = FusedPtr(p: bp), zs = FusedPtr(p: zp), ys = FusedMutPtr(p: yp)
+                        let s = spec
+                        ctx.parallelFor(n * m, cost: os * ks * 2) { r in
+                            var u = r.lowerBound
+                            while u < r.upperBound {
+                                let img = u / m, c0 = u % m, c1 = min(m, c0 + (r.upperBound - u))
+                                onyx_dwconv2d(xs.p.map { $0 + img * cIn * isz }, ws.p, bs.p, zs.p.map { $0 + img * m * os },
+                                              ys.p + img * m * os, c0, c1, g.input[0], g.input[1], g.output[0], g.output[1],
+                                              g.kernel[0], g.kernel[1], g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1],
+                                              g.dilations[0], g.dilations[1], s.act.rawValue, s.p0, s.p1)
+                                u += c1 - c0
+                            }
+                        }
+                        return
+                    }
+                    if direct || kernel.count == 2 {
+                        try convPacked(xp: xp, wp: wp, bp: bp, zp: zp, yp: yp, n: n, cIn: cIn, m: m, g: g, direct: direct, spec: spec, ctx: ctx)
+                        return
+                    }
+                    let cols = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(kdim * os, 1))
+                    defer { cols?.deallocate() }
+                    for img in 0..<n {
+                        for gi in 0..<groups {
+                            let xg = xp + (img * cIn + gi * cg) * isz
+                            let yg = yp + (img * m + gi * mg) * os
+                            var bsrc: UnsafePointer<Float> = xg
+                            if let cp = cols {
+                                nnIm2col(xg, channels: cg, g, cp, ctx: ctx)
+                                bsrc = UnsafePointer(cp)
+                            }
+                            let aOp: GemmOperand = packed.map { .packed($0[gi]) } ?? .raw(wp + gi * mg * kdim, ld: kdim, transposed: false)
+                            let ep = GemmEpilogue(bias: bp.map { $0 + gi * mg }, biasPerRow: true,
+                                                  residual: zp.map { $0 + (img * m + gi * mg) * os }, ldr: os,
+                                                  activation: spec.act, p0: spec.p0, p1: spec.p1)
+                            SGEMM.run(m: mg, n: os, k: kdim, a: aOp, b: .raw(bsrc, ld: os, transposed: false),
+                                      c: yg, ldc: os, epilogue: ep, threads: ctx.threads, pool: ctx.pool)
+                        }
+                    }
+                }
+            }
+        }
+        if zInEpilogue || z == nil { return [y] }
+        return [try fusedResidualFallback(y, z, self.spec)]
+    }
+}
+
+extension FusedConvOp {
+    /// 2-D or 1x1 convolution as packed GEMMs: the patch matrix is packed straight from the image (no im2col
+    /// buffer). Many output columns: threads take column chunks and pack only their chunk (it stays in cache);
+    /// few columns (deep layers): the whole packed matrix is shared and the GEMM splits rows.
+    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
+                    yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
+                    spec: FusedActivationSpec, ctx: RunContext) throws {
+        let groups = group, cg = cIn / groups, mg = m / groups
+        let os = g.outputSize, isz = g.inputSize, kdim = cg * g.kernelSize
+        let geo: [Int] = direct ? [] : [g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
+                                         g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1]]
+        @Sendable func pack(_ x: UnsafePointer<Float>, _ j0: Int, _ j1: Int, _ dst: UnsafeMutablePointer<Float>) {
+            if direct {
+                onyx_pack_b(0, kdim, j1 - j0, x + j0, os, dst, 0, (j1 - j0 + 15) / 16)
+            } else {
+                onyx_im2col_pack_b(x, cg, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8], geo[9],
+                                   geo[10], geo[11], j0, j1, dst)
+            }
+        }
+        let chunk = 192
+        let nChunks = (os + chunk - 1) / chunk
+        // Grouped convolutions with enough (image, group) units: one unit per thread, single-threaded inside
+        // (one hand-off per node instead of several per group).
+        if groups > 1 && ctx.threads > 1 && n * groups >= ctx.threads {
+            let one = RunContext(threads: 1, pool: ctx.pool)
+            let xs = FusedPtr(p: xp), ws = FusedPtr(p: wp), bs = FusedPtr(p: bp), zs = FusedPtr(p: zp), ys = FusedMutPtr(p: yp)
+            let me = self
+            ctx.parallelFor(n * groups, cost: mg * kdim * os) { r in
+                for u in r {
+                    guard let x = xs.p, let w = ws.p else { return }
+                    try? me.convPacked(xp: x, wp: w, bp: bs.p, zp: zs.p, yp: ys.p, n: n, cIn: cIn, m: m, g: g, direct: direct,
+                                       spec: spec, ctx: one, only: (u / groups, u % groups))
+                }
+            }
+            return
+        }
+        try convPacked(xp: xp, wp: wp, bp: bp, zp: zp, yp: yp, n: n, cIn: cIn, m: m, g: g, direct: direct, spec: spec,
+                       ctx: ctx, only: nil)
+    }
+
+    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
+                    yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
+                    spec: FusedActivationSpec, ctx: RunContext, only: (img: Int, group: Int)?) throws {
+        let groups = group, cg = cIn / groups, mg = m / groups
+        let os = g.outputSize, isz = g.inputSize, kdim = cg * g.kernelSize
+        let geo: [Int] = direct ? [] : [g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
+                                         g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1]]
+        @Sendable func pack(_ x: UnsafePointer<Float>, _ j0: Int, _ j1: Int, _ dst: UnsafeMutablePointer<Float>) {
+            if direct {
+                onyx_pack_b(0, kdim, j1 - j0, x + j0, os, dst, 0, (j1 - j0 + 15) / 16)
+            } else {
+                onyx_im2col_pack_b(x, cg, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8], geo[9],
+                                   geo[10], geo[11], j0, j1, dst)
+            }
+        }
+        let chunk = 192
+        let nChunks = (os + chunk - 1) / chunk
+        for img in only.map({ [$0.img] }) ?? Array(0..<n) {
+            for gi in only.map({ [$0.group] }) ?? Array(0..<groups) {
+                let xg = xp + (img * cIn + gi * cg) * isz
+                let yg = yp + (img * m + gi * mg) * os
+                let zg = zp.map { $0 + (img * m + gi * mg) * os }
+                let bg = bp.map { $0 + gi * mg }
+                let a = packed?[gi] ?? PackedMatrix(a: wp + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim)
+                if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
+                    let xs = FusedPtr(p: xg), ys = FusedMutPtr(p: yg), zs = FusedPtr(p: zg), bs = FusedPtr(p: bg)
+                    ctx.parallelFor(nChunks, cost: mg * kdim * chunk) { range in
+                        guard let x = xs.p else { return }
+                        let buf = UnsafeMutableRawPointer.allocate(byteCount: onyx_packed_b_size(kdim, chunk) * 4, alignment: 64)
+                        defer { buf.deallocate() }
+                        let dst = buf.assumingMemoryBound(to: Float.self)
+                        for ch in range {
+                            let j0 = ch * chunk, j1 = min(os, j0 + chunk)
+                            pack(x, j0, j1, dst)
+                            var e = onyx_epilogue(bias: bs.p, bias_per_row: 1, res: zs.p.map { $0 + j0 }, ldr: os,
+                                                  act: spec.act.rawValue, p0: spec.p0, p1: spec.p1)
+                            onyx_gemm_packed(mg, j1 - j0, kdim, a.pointer, dst, ys.p + j0, os, 0, 0, mg, 0, j1 - j0, &e)
+                        }
+                    }
+                } else {
+                    let panels = (os + 15) / 16
+                    let buf = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_packed_b_size(kdim, os), 1) * 4, alignment: 64)
+                    defer { buf.deallocate() }
+                    let dst = buf.assumingMemoryBound(to: Float.self)
+                    let xs = FusedPtr(p: xg), ds = FusedMutPtr(p: dst)
+                    ctx.parallelFor(panels, cost: 16 * kdim) { r in
+                        guard let x = xs.p else { return }
+                        pack(x, r.lowerBound * 16, min(os, r.upperBound * 16), ds.p + r.lowerBound * 16 * kdim)
+                    }
+                    let ep = GemmEpilogue(bias: bg, biasPerRow: true, residual: zg, ldr: os,
+                                          activation: spec.act, p0: spec.p0, p1: spec.p1)
+                    SGEMM.run(m: mg, n: os, k: kdim, a: .packed(a), b: .prepacked(UnsafePointer(dst)), c: yg, ldc: os,
+                              epilogue: ep, threads: ctx.threads, pool: ctx.pool)
+                }
+            }
+        }
+    }
+}
+
+extension FusedActivationSpec {
+    static func none() throws -> FusedActivationSpec { FusedActivationSpec(act: .none, p0: 0, p1: 0) }
+    init(act: FusedActivation, p0: Float, p1: Float) { self.act = act; self.p0 = p0; self.p1 = p1 }
+}
+
+func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let a else { return try body(nil) }
+    return try a.withUnsafeBufferPointer { try body($0.baseAddress) }
+}
+
+/// ai.onyx.FusedMatMul(A, B, bias?): activation(A·op(B) + bias), float32; A of rank >= 1 (leading dimensions
+/// flattened into rows), B 2-D (transposed when `transB` = 1), bias of N values. B constant → packed at load.
+struct FusedMatMulOp: TensorKernel {
+    let transB: Bool
+    let spec: FusedActivationSpec
+    let packed: PackedMatrix?
+    let bias: [Float]?
+
+    init(_ c: NodeContext) throws {
+        transB = try c.int("transB", 0) != 0
+        spec = try FusedActivationSpec(c)
+        if let b = c.constantInputs[2], b.dtype == .float32 { bias = try b.toArray(Float.self) } else { bias = nil }
+        if let w = c.constantInputs[1], w.dtype == .float32, w.rank == 2 {
+            let k = transB ? w.shape[1] : w.shape[0], n = transB ? w.shape[0] : w.shape[1]
+            let tb = transB
+            packed = try w.withBuffer(of: Float.self) { wb in
+                guard let wp = wb.baseAddress else { return nil }
+                return PackedMatrix(b: wp, transposed: tb, k: k, n: n, ldb: w.shape[1])
+            }
+        } else {
+            packed = nil
+        }
+    }
+
+    func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
+        let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
+        guard a.dtype == .float32, b.dtype == .float32 else { throw KernelError("FusedMatMul needs float inputs, got \(a.dtype), \(b.dtype)") }
+        guard a.rank >= 1, b.rank == 2 else { throw KernelError("FusedMatMul needs A of rank >= 1 and 2-D B, got \(a.shape), \(b.shape)") }
+        let k = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
+        guard a.shape[a.rank - 1] == k else { throw KernelError("FusedMatMul shapes \(a.shape) and \(b.shape) do not agree on K") }
+        let m = k == 0 ? Tensor.count(Array(a.shape.dropLast())) : a.count / k
+        let outShape = a.rank == 1 ? [n] : Array(a.shape.dropLast()) + [n]
+        let biasVals: [Float]?
+        if let bias { biasVals = bias } else if let t = inputs.optional(2) {
+            guard t.dtype == .float32, t.count == n, t.shape.last == n || t.rank == 0 && n == 1 else {
+                throw KernelError("FusedMatMul bias \(t.shape) must have \(n) values")
+            }
+            biasVals = try t.toArray(Float.self)
+        } else { biasVals = nil }
+        if let biasVals, biasVals.count != n { throw KernelError("FusedMatMul bias must have \(n) values") }
+        let y = Tensor.uninitialized(.float32, shape: outShape)
+        if y.count == 0 { return [y] }
+        let yp = y.mutablePointer(Float.self)
+        try a.withBuffer(of: Float.self) { ab in
+            try b.withBuffer(of: Float.self) { bb in
+                guard let ap = ab.baseAddress, let bp = bb.baseAddress else {
+                    // K == 0: the product is zero.
+                    for i in 0..<m { for j in 0..<n { yp[i * n + j] = biasVals?[j] ?? 0 } }
+                    spec.apply(yp, y.count)
+                    return
+                }
+                withOptionalBuffer(biasVals) { biasP in
+                    let bOp: GemmOperand = packed.map { .packed($0) } ?? .raw(bp, ld: b.shape[1], transposed: transB)
+                    SGEMM.run(m: m, n: n, k: k, a: .raw(ap, ld: k, transposed: false), b: bOp, c: yp, ldc: n,
+                              epilogue: GemmEpilogue(bias: biasP, activation: spec.act, p0: spec.p0, p1: spec.p1),
+                              threads: ctx.threads, pool: ctx.pool)
+                }
+            }
+        }
+        return [y]
+    }
+}
