@@ -9,12 +9,21 @@
 #define ONYX_X86 1
 #endif
 
+// ONYX_ISA=avx2 or ONYX_ISA=scalar caps the kernels chosen at run time, so every path can be tested on one machine.
+// Read once, when a kernel is first chosen (the cached answers below never change afterwards).
+static int isa_capped(const char *level) {
+    const char *e = getenv("ONYX_ISA");
+    if (!e) return 0;
+    if (strcmp(level, "avx2") == 0) return strcmp(e, "avx2") == 0 || strcmp(e, "scalar") == 0;
+    return strcmp(e, "scalar") == 0;
+}
+
 int onyx_cpu_has_avx2_fma(void) {
 #ifdef ONYX_X86
     static int cached = -1;
     if (cached >= 0) return cached;
     __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !isa_capped("scalar");
     return cached;
 #else
     return 0;
@@ -372,7 +381,7 @@ int onyx_cpu_has_avx512(void) {
     static int cached = -1;
     if (cached >= 0) return cached;
     __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx512f") && onyx_cpu_has_avx2_fma();
+    cached = __builtin_cpu_supports("avx512f") && onyx_cpu_has_avx2_fma() && !isa_capped("avx2");
     return cached;
 }
 
