@@ -5,10 +5,24 @@ answering the v2 REST protocol — the baseline for benchmarks/serve_compare.sh.
     python kserve_model.py --model_path Examples/models/digits_mlp/1/model.onnx --http_port 18200
 """
 import argparse
+import uuid
 
 import numpy as np
 import onnxruntime as ort
+import uvicorn
 from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer, model_server
+
+# kserve 0.21's RESTServer hard-codes host="0.0.0.0"; the benchmark stays on loopback.
+_UvicornConfig = uvicorn.Config
+
+
+class _LoopbackConfig(_UvicornConfig):
+    def __init__(self, *args, **kwargs):
+        kwargs["host"] = "127.0.0.1"
+        super().__init__(*args, **kwargs)
+
+
+uvicorn.Config = _LoopbackConfig
 
 
 class DigitsMLP(Model):
@@ -35,7 +49,7 @@ class DigitsMLP(Model):
             out = InferOutput(name=name, shape=list(value.shape), datatype="INT64" if value.dtype == np.int64 else "FP32")
             out.set_data_from_numpy(value, binary_data=False)
             outputs.append(out)
-        return InferResponse(model_name=self.name, infer_outputs=outputs, response_id=payload.id)
+        return InferResponse(model_name=self.name, infer_outputs=outputs, response_id=payload.id or str(uuid.uuid4()))
 
 
 if __name__ == "__main__":
