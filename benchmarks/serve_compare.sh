@@ -2,8 +2,8 @@
 # Onyx `onyx serve` vs the KServe Python model server (kserve + onnxruntime) on the bundled digits MLP,
 # same machine, same client (benchmarks/serve_load.py), loopback only. Runs A B A B and prints a Markdown table.
 #
-#   benchmarks/serve_compare.sh            # CLIENTS=64 SECONDS=30 ROUNDS=2
-# Env: CLIENTS, SECONDS, ROUNDS, SKIP_BUILD=1, LOAD_VENV (/tmp/venv-load), KSERVE_VENV (/tmp/venv-kserve)
+#   benchmarks/serve_compare.sh            # CLIENTS=64 SECONDS_PER_RUN=30 ROUNDS=2
+# Env: CLIENTS, SECONDS_PER_RUN, ROUNDS, SKIP_BUILD=1, LOAD_VENV (/tmp/venv-load), KSERVE_VENV (/tmp/venv-kserve)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-64}; SECS=${SECONDS_PER_RUN:-30}; ROUNDS=${ROUNDS:-2}
