@@ -62,6 +62,8 @@ struct V2Responder: HTTPResponder {
         if !isHealth, let token = core.options.authToken {
             let given = request.headers[.authorization] ?? ""
             guard Self.constantTimeEqual(given, "Bearer " + token) else {
+                // The page itself opens without the token but then shows only a token field.
+                if parts.isEmpty && (method == .get || method == .head) { return WebPage.response(core: core, authorized: false) }
                 var r = Self.error(ServeError(.unauthorized, "missing or wrong bearer token"))
                 r.headers[.wwwAuthenticate] = "Bearer"
                 return r
@@ -76,9 +78,7 @@ struct V2Responder: HTTPResponder {
         switch parts.count {
         case 0:
             try requireGET()
-            var h = HTTPFields()
-            h[.contentType] = "text/plain; charset=utf-8"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: "Onyx model server. KServe v2 API under /v2, Prometheus metrics at /metrics.\n")))
+            return WebPage.response(core: core, authorized: true)
         case 1 where parts[0] == "metrics":
             try requireGET()
             var h = HTTPFields()
