@@ -23,18 +23,7 @@ func binaryCounts(_ positive: [Bool], _ score: [Double]) throws -> (fps: [Double
     try checkPair(positive.count, score.count, "y_true and y_score")
     if score.contains(where: { !$0.isFinite }) { throw MetricsError("Input y_score contains NaN or infinity.") }
     // Stable sort by descending score.
-    let order = score.indices.sorted { score[$0] > score[$1] || (score[$0] == score[$1] && $0 < $1) }
-    var fps = [Double](), tps = [Double](), th = [Double]()
-    var cum = 0.0
-    for (k, i) in order.enumerated() {
-        if positive[i] { cum += 1 }
-        if k == order.count - 1 || score[order[k + 1]] != score[i] {
-            tps.append(cum)
-            fps.append(1 + Double(k) - cum)
-            th.append(score[i])
-        }
-    }
-    return (fps, tps, th)
+    return countsAlong(descendingOrder(score), score) { positive[$0] }
 }
 
 /// ROC curve (`roc_curve`) for the samples labelled `posLabel` against all others.
@@ -47,7 +36,12 @@ public func rocCurve<L: Hashable & Comparable>(
     _ yTrue: [L], _ yScore: [Double], posLabel: L, dropIntermediate: Bool = true
 ) throws -> ROCCurve {
     _ = try uniqueLabels(yTrue)
-    var (fps, tps, th) = try binaryCounts(yTrue.map { $0 == posLabel }, yScore)
+    let (fps, tps, th) = try binaryCounts(yTrue.map { $0 == posLabel }, yScore)
+    return rocFromCounts(fps, tps, th, dropIntermediate: dropIntermediate)
+}
+
+func rocFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double], dropIntermediate: Bool) -> ROCCurve {
+    var fps = fps, tps = tps, th = th
     if dropIntermediate && fps.count > 2 {
         var keep = [0]
         for i in 1..<(fps.count - 1) {
@@ -78,7 +72,12 @@ public func precisionRecallCurve<L: Hashable & Comparable>(
 }
 
 func prCurve(_ positive: [Bool], _ yScore: [Double], dropIntermediate: Bool = false) throws -> PRCurve {
-    var (fps, tps, th) = try binaryCounts(positive, yScore)
+    let (fps, tps, th) = try binaryCounts(positive, yScore)
+    return prFromCounts(fps, tps, th, dropIntermediate: dropIntermediate)
+}
+
+func prFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double], dropIntermediate: Bool = false) -> PRCurve {
+    var fps = fps, tps = tps, th = th
     if dropIntermediate && fps.count > 2 {
         var keep = [0]
         for i in 1..<(fps.count - 1) where tps[i] != tps[i - 1] || tps[i + 1] != tps[i] { keep.append(i) }
@@ -111,8 +110,30 @@ public func auc(_ x: [Double], _ y: [Double]) throws -> Double {
 
 func binaryRocAuc(_ positive: [Bool], _ score: [Double]) throws -> Double {
     if !(positive.contains(true) && positive.contains(false)) { return .nan }
-    let c = try rocCurve(positive.map { $0 ? 1 : 0 }, score, posLabel: 1)
-    return try auc(c.fpr, c.tpr)
+    let (fps, tps, th) = try binaryCounts(positive, score)
+    return try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
+}
+
+func auc(_ c: ROCCurve) throws -> Double { try auc(c.fpr, c.tpr) }
+
+/// ROC AUC from counts along a shared order; NaN unless both classes occur (as `binaryRocAuc`).
+func rocAucFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double]) throws -> Double {
+    guard let nf = fps.last, let nt = tps.last, nf > 0, nt > 0 else { return .nan }
+    return try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
+}
+
+/// One-vs-rest ROC AUC of class `c` along the shared order of its score column.
+func ovrRocAuc(_ p: MulticlassScores, _ c: Int) throws -> Double {
+    let y = p.y
+    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
+    return try rocAucFromCounts(fps, tps, th)
+}
+
+/// One-vs-rest average precision of class `c` along the shared order of its score column.
+func ovrAveragePrecision(_ p: MulticlassScores, _ c: Int) throws -> Double {
+    let y = p.y
+    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
+    return averagePrecision(prFromCounts(fps, tps, th))
 }
 
 /// Binary ROC AUC (`roc_auc_score` with 1-D scores): `yScore` scores the greater of the two labels (as
@@ -151,7 +172,13 @@ func averageOvR(_ y: [Int], _ yScore: [[Double]], _ k: Int, _ average: Multiclas
     if average == .micro {
         return try metric(y.flatMap { t in (0..<k).map { $0 == t } }, yScore.flatMap { $0 })
     }
-    var scores = try (0..<k).map { c in try metric(y.map { $0 == c }, yScore.map { $0[c] }) }
+    let scores = try (0..<k).map { c in try metric(y.map { $0 == c }, yScore.map { $0[c] }) }
+    return averageScores(scores, y, k, average)
+}
+
+/// Macro or weighted average of per-class scores (absent classes weigh 0), as `averageOvR`.
+func averageScores(_ scores: [Double], _ y: [Int], _ k: Int, _ average: MulticlassAverage) -> Double {
+    var scores = scores
     if average == .macro { return numpyMean(scores) }
     let w = (0..<k).map { c in Double(y.count { $0 == c }) }
     for c in 0..<k where w[c] == 0 { scores[c] = 0 }
@@ -163,27 +190,50 @@ func averageOvR(_ y: [Int], _ yScore: [[Double]], _ k: Int, _ average: Multiclas
 /// AUCs, `.weighted` weights them by prevalence, `.micro` pools all (sample, class) pairs.
 /// Throws if the number of columns differs from the number of classes in `yTrue`.
 public func rocAucOvR<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]], average: MulticlassAverage = .macro) throws -> Double {
-    let (classes, y) = try multiclassSetup(yTrue, yScore)
-    try checkProbabilities(yScore)
-    return try averageOvR(y, yScore, classes.count, average, binaryRocAuc)
+    if average == .micro {
+        let (classes, y) = try multiclassSetup(yTrue, yScore)
+        try checkProbabilities(yScore)
+        return try averageOvR(y, yScore, classes.count, average, binaryRocAuc)
+    }
+    return try rocAucOvR(MulticlassScores(yTrue, yScore), average: average)
+}
+
+/// `rocAucOvR` (macro or weighted) on a prepared problem: one sort per column, classes in parallel.
+func rocAucOvR(_ p: MulticlassScores, average: MulticlassAverage) throws -> Double {
+    try p.checkProbabilities()
+    let k = p.k
+    let per = parallelMap(k) { c in Result { try ovrRocAuc(p, c) } }
+    return averageScores(try per.map { try $0.get() }, p.y, k, average)
 }
 
 /// Multiclass ROC AUC, one-vs-one, macro average (`roc_auc_score(multi_class="ovo")`): Hand & Till's measure as
 /// scikit-learn computes it: for each pair of classes (a, b), restricted to the samples of a or b, the mean of
 /// AUC(a vs b, scored by column a) and AUC(b vs a, scored by column b); then the mean over pairs.
 public func rocAucOvO<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]]) throws -> Double {
-    let (classes, y) = try multiclassSetup(yTrue, yScore)
-    try checkProbabilities(yScore)
-    var pairs = [Double]()
-    for a in 0..<classes.count {
-        for b in (a + 1)..<max(a + 1, classes.count) {
-            let idx = y.indices.filter { y[$0] == a || y[$0] == b }
-            let sa = try binaryRocAuc(idx.map { y[$0] == a }, idx.map { yScore[$0][a] })
-            let sb = try binaryRocAuc(idx.map { y[$0] == b }, idx.map { yScore[$0][b] })
-            pairs.append((sa + sb) / 2)
+    try rocAucOvO(MulticlassScores(yTrue, yScore))
+}
+
+/// `rocAucOvO` on a prepared problem. The samples of classes a and b, in the shared descending order of
+/// column a, are exactly the order a sort of that subset gives (ties keep sample order), so each pair filters
+/// the cached order instead of sorting; pairs run in parallel.
+func rocAucOvO(_ p: MulticlassScores) throws -> Double {
+    try p.checkProbabilities()
+    let k = p.k, y = p.y
+    var pairList = [(Int, Int)]()
+    for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairList.append((a, b)) } }
+    let list = pairList
+    let per = parallelMap(list.count) { j in
+        Result { () throws -> Double in
+            let (a, b) = list[j]
+            func side(_ c: Int) throws -> Double {
+                let sub = p.columns.orders[c].filter { y[$0] == a || y[$0] == b }
+                let (fps, tps, th) = countsAlong(sub, p.columns.columns[c]) { y[$0] == c }
+                return try rocAucFromCounts(fps, tps, th)
+            }
+            return (try side(a) + side(b)) / 2
         }
     }
-    return numpyMean(pairs)
+    return numpyMean(try per.map { try $0.get() })
 }
 
 func checkProbabilities(_ yScore: [[Double]]) throws {
@@ -196,8 +246,12 @@ func checkProbabilities(_ yScore: [[Double]]) throws {
 }
 
 func binaryAveragePrecision(_ positive: [Bool], _ score: [Double]) throws -> Double {
-    let c = try prCurve(positive, score)
+    averagePrecision(try prCurve(positive, score))
+}
+
+func averagePrecision(_ c: PRCurve) -> Double {
     var terms = [Double]()
+    terms.reserveCapacity(c.recall.count)
     for i in 0..<(c.recall.count - 1) {
         let d: Double = c.recall[i + 1] - c.recall[i]
         terms.append(d * c.precision[i])
@@ -222,8 +276,18 @@ public func averagePrecisionScore<L: Hashable & Comparable>(_ yTrue: [L], _ ySco
 /// Multiclass average precision (`average_precision_score` with an n × K score matrix): the one-vs-rest APs of
 /// the sorted classes, averaged (`.macro` mean, `.weighted` by support, `.micro` pooled).
 public func averagePrecisionScore<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]], average: MulticlassAverage = .macro) throws -> Double {
-    let (classes, y) = try multiclassSetup(yTrue, yScore)
-    return try averageOvR(y, yScore, classes.count, average, binaryAveragePrecision)
+    if average == .micro {
+        let (classes, y) = try multiclassSetup(yTrue, yScore)
+        return try averageOvR(y, yScore, classes.count, average, binaryAveragePrecision)
+    }
+    return try averagePrecisionScore(MulticlassScores(yTrue, yScore), average: average)
+}
+
+/// Multiclass average precision (macro or weighted) on a prepared problem, classes in parallel.
+func averagePrecisionScore(_ p: MulticlassScores, average: MulticlassAverage) throws -> Double {
+    let k = p.k
+    let per = parallelMap(k) { c in Result { try ovrAveragePrecision(p, c) } }
+    return averageScores(try per.map { try $0.get() }, p.y, k, average)
 }
 
 /// The threshold maximising F1 along the precision-recall curve: F1ᵢ = 2·Pᵢ·Rᵢ / (Pᵢ + Rᵢ) (0 when Pᵢ + Rᵢ = 0)
@@ -231,7 +295,10 @@ public func averagePrecisionScore<L: Hashable & Comparable>(_ yTrue: [L], _ ySco
 /// Predict positive when score ≥ threshold.
 public func bestF1Threshold<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [Double], posLabel: L)
     throws -> (threshold: Double, f1: Double, precision: Double, recall: Double) {
-    let c = try precisionRecallCurve(yTrue, yScore, posLabel: posLabel)
+    bestF1Threshold(try precisionRecallCurve(yTrue, yScore, posLabel: posLabel))
+}
+
+func bestF1Threshold(_ c: PRCurve) -> (threshold: Double, f1: Double, precision: Double, recall: Double) {
     var best = 0
     var bestF = -Double.infinity
     for i in c.thresholds.indices {
@@ -247,8 +314,62 @@ public func bestF1Threshold<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [D
 /// threshold beats chance. NaN rates (a single class) make J NaN: the result is then the first point.
 public func youdenThreshold<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [Double], posLabel: L)
     throws -> (threshold: Double, j: Double, fpr: Double, tpr: Double) {
-    let c = try rocCurve(yTrue, yScore, posLabel: posLabel)
+    youdenThreshold(try rocCurve(yTrue, yScore, posLabel: posLabel))
+}
+
+func youdenThreshold(_ c: ROCCurve) -> (threshold: Double, j: Double, fpr: Double, tpr: Double) {
     var best = 0
     for i in c.fpr.indices where c.tpr[i] - c.fpr[i] > c.tpr[best] - c.fpr[best] { best = i }
     return (c.thresholds[best], c.tpr[best] - c.fpr[best], c.fpr[best], c.tpr[best])
+}
+
+/// Counts of one binary problem (`binaryCounts`), computed once and shared by the binary report's ROC AUC,
+/// average precision, curves and thresholds; each accessor validates as its public counterpart does.
+struct BinaryScores<L: Hashable & Comparable> {
+    let yTrue: [L]
+    let posLabel: L
+    let positive: [Bool]
+    let counts: Result<(fps: [Double], tps: [Double], thresholds: [Double]), any Error>
+
+    init(_ yTrue: [L], _ yScore: [Double], posLabel: L) {
+        self.yTrue = yTrue
+        self.posLabel = posLabel
+        let positive = yTrue.map { $0 == posLabel }
+        self.positive = positive
+        counts = Result { try binaryCounts(positive, yScore) }
+    }
+
+    /// `binaryRocAuc(positive, yScore)`.
+    func rocAuc() throws -> Double {
+        if !(positive.contains(true) && positive.contains(false)) { return .nan }
+        let c = try counts.get()
+        return try auc(rocFromCounts(c.fps, c.tps, c.thresholds, dropIntermediate: true))
+    }
+
+    /// `rocCurve(yTrue, yScore, posLabel:)`.
+    func rocCurve() throws -> ROCCurve {
+        _ = try uniqueLabels(yTrue)
+        let c = try counts.get()
+        return rocFromCounts(c.fps, c.tps, c.thresholds, dropIntermediate: true)
+    }
+
+    /// `precisionRecallCurve(yTrue, yScore, posLabel:)`.
+    func prCurve() throws -> PRCurve {
+        _ = try uniqueLabels(yTrue)
+        let c = try counts.get()
+        return prFromCounts(c.fps, c.tps, c.thresholds)
+    }
+
+    /// `averagePrecisionScore(yTrue, yScore, posLabel:)`.
+    func averagePrecision() throws -> Double {
+        let present = try uniqueLabels(yTrue)
+        if present.count > 2 {
+            throw MetricsError("`y_score` needs to be of shape `(n_samples, n_classes)`, since `y_true` contains multiple classes.")
+        }
+        if present.count == 2 && !present.contains(posLabel) {
+            throw MetricsError("pos_label=\(posLabel) is not a valid label. It should be one of \(present)")
+        }
+        let c = try counts.get()
+        return OnyxMetrics.averagePrecision(prFromCounts(c.fps, c.tps, c.thresholds))
+    }
 }

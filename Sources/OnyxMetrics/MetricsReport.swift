@@ -173,27 +173,29 @@ public struct MetricsReport: Sendable {
             let col = m.first?.count == 1 ? 0 : (classes.firstIndex(of: pos) ?? 0)
             let s = m.map { $0[col] }
             let s1 = m.first?.count == 1 && pos != classes.last ? s.map { 1 - $0 } : s
-            c.add("roc_auc") { .number(try binaryRocAuc(yt.map { $0 == pos }, s1)) }
-            c.add("average_precision") { .number(try averagePrecisionScore(yt, s1, posLabel: pos)) }
+            // One sort of the score column, shared by ROC AUC, average precision, the curves and thresholds.
+            let b = BinaryScores(yt, s1, posLabel: pos)
+            c.add("roc_auc") { .number(try b.rocAuc()) }
+            c.add("average_precision") { .number(try b.averagePrecision()) }
             c.add("log_loss") {
                 m.first?.count == 1 ? .number(try logLoss(yt, m.map { $0[0] }, labels: classes)) : .number(try logLoss(yt, m, labels: classes))
             }
             tail(&c, yt, yp)
             c.add("roc_curve") {
-                let r = try rocCurve(yt, s1, posLabel: pos)
+                let r = try b.rocCurve()
                 return .object([("fpr", numbers(r.fpr)), ("tpr", numbers(r.tpr)), ("thresholds", numbers(r.thresholds))])
             }
             c.add("pr_curve") {
-                let r = try precisionRecallCurve(yt, s1, posLabel: pos)
+                let r = try b.prCurve()
                 return .object([("precision", numbers(r.precision)), ("recall", numbers(r.recall)), ("thresholds", numbers(r.thresholds))])
             }
             c.add("best_f1_threshold") {
-                let b = try bestF1Threshold(yt, s1, posLabel: pos)
-                return .object([("threshold", .number(b.threshold)), ("f1", .number(b.f1)), ("precision", .number(b.precision)), ("recall", .number(b.recall))])
+                let t = bestF1Threshold(try b.prCurve())
+                return .object([("threshold", .number(t.threshold)), ("f1", .number(t.f1)), ("precision", .number(t.precision)), ("recall", .number(t.recall))])
             }
             c.add("youden_threshold") {
-                let b = try youdenThreshold(yt, s1, posLabel: pos)
-                return .object([("threshold", .number(b.threshold)), ("j", .number(b.j)), ("fpr", .number(b.fpr)), ("tpr", .number(b.tpr))])
+                let t = youdenThreshold(try b.rocCurve())
+                return .object([("threshold", .number(t.threshold)), ("j", .number(t.j)), ("fpr", .number(t.fpr)), ("tpr", .number(t.tpr))])
             }
         } else {
             tail(&c, yt, yp)
@@ -218,12 +220,15 @@ public struct MetricsReport: Sendable {
         c.add("support") { .array(try precisionRecallFScoreSupport(yt, yp).support.map { .int($0) }) }
         c.add("confusion_matrix") { matrixValue(try confusionMatrix(yt, yp)) }
         if let m {
+            // Validated once; each score column sorted once and shared by every ranking metric below.
+            let prepared = Result { try MulticlassScores(yt, m) }
             c.add("roc_auc") {
-                .object([("ovr_macro", .number(try rocAucOvR(yt, m, average: .macro))),
-                         ("ovr_weighted", .number(try rocAucOvR(yt, m, average: .weighted))),
-                         ("ovo_macro", .number(try rocAucOvO(yt, m)))])
+                let p = try prepared.get()
+                return .object([("ovr_macro", .number(try rocAucOvR(p, average: .macro))),
+                                ("ovr_weighted", .number(try rocAucOvR(p, average: .weighted))),
+                                ("ovo_macro", .number(try rocAucOvO(p)))])
             }
-            c.add("average_precision") { .number(try averagePrecisionScore(yt, m, average: .macro)) }
+            c.add("average_precision") { .number(try averagePrecisionScore(try prepared.get(), average: .macro)) }
             c.add("log_loss") { .number(try logLoss(yt, m)) }
             c.add("top_2_accuracy") { .number(try topKAccuracyScore(yt, m, k: 2)) }
         }

@@ -54,6 +54,10 @@ public enum ZeroDivision: Sendable, Equatable {
 /// Sorted distinct labels, as `np.unique` / `sklearn.utils.multiclass.unique_labels` return them.
 /// Throws if `Label` values mix integers and strings.
 func uniqueLabels<L: Hashable & Comparable>(_ arrays: [L]...) throws -> [L] {
+    // Fast path without hashing: integer labels in a small range (same result: sorted distinct integers).
+    if L.self == Label.self, let r = uniqueSmallInts(unsafeBitCast(arrays, to: [[Label]].self)) {
+        return unsafeBitCast(r, to: [L].self)
+    }
     var seen = Set<L>()
     for a in arrays { seen.formUnion(a) }
     let sorted = seen.sorted()
@@ -118,7 +122,48 @@ func numpyAverage(_ a: [Double], weights w: [Double]) -> Double {
 
 /// Encodes labels as indices into `classes` (which must be sorted and contain every label).
 func encode<L: Hashable>(_ y: [L], _ classes: [L]) -> [Int] {
+    // Fast path without hashing: integer labels and classes in a small range, through a lookup table.
+    if L.self == Label.self, let r = encodeSmallInts(unsafeBitCast(y, to: [Label].self), unsafeBitCast(classes, to: [Label].self)) {
+        return r
+    }
     var index = [L: Int]()
     for (i, c) in classes.enumerated() { index[c] = i }
     return y.map { index[$0] ?? -1 }
+}
+
+/// The range of integer labels if every label is `.int` and the range has at most 2²⁰ values.
+private func smallIntRange(_ arrays: [[Label]]) -> (lo: Int, count: Int)? {
+    var lo = Int.max, hi = Int.min
+    for a in arrays {
+        for x in a {
+            guard case .int(let v) = x else { return nil }
+            if v < lo { lo = v }
+            if v > hi { hi = v }
+        }
+    }
+    if lo > hi { return nil }
+    let (span, overflow) = hi.subtractingReportingOverflow(lo)
+    if overflow || span >= 1 << 20 { return nil }
+    return (lo, span + 1)
+}
+
+/// `uniqueLabels` for small-range integer labels (nil if not applicable).
+private func uniqueSmallInts(_ arrays: [[Label]]) -> [Label]? {
+    guard let (lo, count) = smallIntRange(arrays) else { return nil }
+    var present = [Bool](repeating: false, count: count)
+    for a in arrays { for case .int(let v) in a { present[v &- lo] = true } }
+    return present.indices.filter { present[$0] }.map { .int(lo &+ $0) }
+}
+
+/// `encode` for small-range integer labels and classes (nil if not applicable).
+private func encodeSmallInts(_ y: [Label], _ classes: [Label]) -> [Int]? {
+    guard let (lo, count) = smallIntRange([y, classes]) else { return nil }
+    var table = [Int](repeating: -1, count: count)
+    for (i, c) in classes.enumerated() {
+        if case .int(let v) = c { table[v &- lo] = i }  // last wins, as the dictionary did
+    }
+    var out = [Int]()
+    out.reserveCapacity(y.count)
+    for case .int(let v) in y { out.append(table[v &- lo]) }
+    return out
 }

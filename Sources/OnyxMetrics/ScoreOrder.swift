@@ -1,0 +1,113 @@
+// Sorting a score column is the expensive step of every ranking metric. These helpers sort each column once
+// (descending score, ties in sample order — the order `binaryCounts` always used) and share that order between
+// ROC AUC (one-vs-rest macro and weighted, one-vs-one), average precision and the curves. Results are
+// bit-identical to sorting per call: the comparator is a strict total order, so the permutation is the same.
+import Foundation
+
+/// Sample indices of `score` by descending score; ties keep sample order (a stable descending sort).
+func descendingOrder(_ score: [Double]) -> [Int] {
+    var pairs = [(Double, Int)]()
+    pairs.reserveCapacity(score.count)
+    for (i, s) in score.enumerated() { pairs.append((s, i)) }
+    pairs.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+    return pairs.map { $0.1 }
+}
+
+/// Counts along a precomputed descending `order` (possibly a subset of the samples, still in descending
+/// order): true/false positive counts and the threshold at the last sample of each run of equal scores.
+@inline(__always)
+func countsAlong(_ order: [Int], _ score: [Double], _ isPositive: (Int) -> Bool)
+    -> (fps: [Double], tps: [Double], thresholds: [Double]) {
+    var fps = [Double](), tps = [Double](), th = [Double]()
+    let n = order.count
+    var cum = 0.0
+    order.withUnsafeBufferPointer { o in
+        score.withUnsafeBufferPointer { s in
+            for k in 0..<n {
+                let i = o[k]
+                if isPositive(i) { cum += 1 }
+                if k == n - 1 || s[o[k + 1]] != s[i] {
+                    tps.append(cum)
+                    fps.append(1 + Double(k) - cum)
+                    th.append(s[i])
+                }
+            }
+        }
+    }
+    return (fps, tps, th)
+}
+
+/// The columns of an n × K score matrix with each column's descending order, sorted once (columns in
+/// parallel) and shared by every one-vs-rest / one-vs-one ranking metric.
+final class ScoreColumns: Sendable {
+    let columns: [[Double]]
+    let orders: [[Int]]
+
+    init(_ yScore: [[Double]], k: Int) {
+        let cols = (0..<k).map { c in yScore.map { $0[c] } }
+        columns = cols
+        orders = parallelMap(k) { descendingOrder(cols[$0]) }
+    }
+}
+
+/// `(0..<n).map(f)` with the iterations spread over the cores (each writes its own slot).
+func parallelMap<T: Sendable>(_ n: Int, _ f: @Sendable (Int) -> T) -> [T] {
+    if n <= 1 { return (0..<n).map(f) }
+    let slots = SlotBuffer<T>(n)
+    DispatchQueue.concurrentPerform(iterations: n) { i in slots.set(i, f(i)) }
+    return slots.values()
+}
+
+/// Result slots for `parallelMap`. @unchecked Sendable: every iteration writes a distinct slot, and the slots
+/// are read only after `concurrentPerform` has returned (which orders all writes before the read).
+private final class SlotBuffer<T>: @unchecked Sendable {
+    private let p: UnsafeMutablePointer<T?>
+    private let n: Int
+    init(_ n: Int) {
+        self.n = n
+        p = .allocate(capacity: n)
+        p.initialize(repeating: nil, count: n)
+    }
+    func set(_ i: Int, _ v: T) { p[i] = v }
+    func values() -> [T] { (0..<n).compactMap { p[$0] } }
+    deinit {
+        p.deinitialize(count: n)
+        p.deallocate()
+    }
+}
+
+/// One-time preparation of a multiclass problem: validated classes, encoded labels, sorted score columns.
+final class MulticlassScores: Sendable {
+    let k: Int
+    let y: [Int]
+    let yScore: [[Double]]
+    let columns: ScoreColumns
+    private let probabilityCheck = ProbabilityCheck()
+
+    init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]]) throws {
+        let (classes, y) = try multiclassSetup(yTrue, yScore)
+        k = classes.count
+        self.y = y
+        self.yScore = yScore
+        columns = ScoreColumns(yScore, k: classes.count)
+    }
+
+    /// Checked once, on first use (the same check and message as `checkProbabilities`).
+    func checkProbabilities() throws {
+        try probabilityCheck.run(yScore)
+    }
+}
+
+/// Caches the outcome of `checkProbabilities`. @unchecked Sendable: used from one thread at a time (the
+/// report computes its metrics sequentially); the lock makes concurrent use safe anyway.
+private final class ProbabilityCheck: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcome: MetricsError??
+    func run(_ yScore: [[Double]]) throws {
+        lock.lock(); defer { lock.unlock() }
+        if outcome == nil {
+            do { try OnyxMetrics.checkProbabilities(yScore); outcome = .some(nil) } catch let e as MetricsError { outcome = .some(e) }
+        }
+        if case .some(.some(let e)) = outcome { throw e }
+    }
+}
