@@ -38,23 +38,26 @@ struct Word2VecTrainCommand: ParsableCommand {
     @Flag(name: .customLong("punctuation"), help: "Keep punctuation marks as tokens.") var punctuation = false
     @Flag(help: "Write the text format.") var text = false
 
-    func run() throws {
-        guarded {
-            guard let data = FileManager.default.contents(atPath: input) else { throw DataError(file: input, "cannot read file") }
-            let tokens = Tokenizer(lowercase: !keepCase, keepPunctuation: punctuation).tokens(String(decoding: data, as: UTF8.self))
-            var o = Word2VecOptions()
-            o.dim = dim; o.window = window; o.negative = negative; o.minCount = minCount; o.maxVocabulary = maxVocab
-            o.epochs = epochs; o.alpha = alpha; o.sample = sample; o.seed = seed
-            if let threads { o.threads = threads }
-            let tty = isatty(2) == 1
-            let (vectors, wps) = try Word2Vec.train(tokens: tokens, options: o, progress: tty ? { done, total, wps in
-                let pct = total > 0 ? 100 * done / total : 100
-                FileHandle.standardError.write(Data("\rword2vec \(pct)%  \(Int(wps)) words/s\u{1B}[K".utf8))
-            } : nil)
-            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            try vectors.save(to: output, binary: text ? false : nil)
-            print("wrote \(output): \(vectors.count) words × \(vectors.dim) from \(tokens.count) tokens, \(Int(wps)) words/s on \(o.threads) threads")
+    func run() throws { guarded { try train() } }
+
+    func train() throws {
+        guard let data = FileManager.default.contents(atPath: input) else { throw DataError(file: input, "cannot read file") }
+        let tokenizer = Tokenizer(lowercase: !keepCase, keepPunctuation: punctuation)
+        let tokens: [String] = tokenizer.tokens(String(decoding: data, as: UTF8.self))
+        var o = Word2VecOptions()
+        o.dim = dim; o.window = window; o.negative = negative; o.minCount = minCount; o.maxVocabulary = maxVocab
+        o.epochs = epochs; o.alpha = alpha; o.sample = sample; o.seed = seed
+        if let threads { o.threads = threads }
+        let tty = isatty(2) == 1
+        let show: Word2VecProgress = { done, total, wps in
+            let pct = total > 0 ? 100 * done / total : 100
+            FileHandle.standardError.write(Data("\rword2vec \(pct)%  \(Int(wps)) words/s\u{1B}[K".utf8))
         }
+        let result = try Word2Vec.train(tokens: tokens, options: o, progress: tty ? show : nil)
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let vectors: WordVectors = result.vectors
+        try vectors.save(to: output, binary: text ? false : nil)
+        print("wrote \(output): \(vectors.count) words × \(vectors.dim) from \(tokens.count) tokens, \(Int(result.wordsPerSecond)) words/s")
     }
 }
 
