@@ -6,7 +6,7 @@ import Onyx
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply.",
+        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, word2vec.",
         discussion: """
             Inputs: CSV (RFC 4180, any delimiter, UTF-8), .tsv, JSON Lines (.jsonl), .npy. Steps are fitted on the \
             training data only; --save-pipeline / --save-params write the fitted steps as JSON, which \
@@ -14,7 +14,7 @@ struct DataCommand: ParsableCommand {
             Example: onyx data split iris.csv --ratios 0.8,0.2 --seed 0 --stratify species --out-dir splits
             """,
         subcommands: [DataInspect.self, DataSplit.self, DataClean.self, DataNormalize.self, DataLabels.self,
-                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self])
+                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataWord2Vec.self])
 }
 
 /// Reading options shared by the data commands.
