@@ -51,7 +51,7 @@ done
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 SWIFTV=$(swift --version 2>&1 | head -1)
-KV=$("$KSERVE_VENV/bin/python" -c 'import kserve,onnxruntime;print(f"kserve {kserve.__version__}, onnxruntime {onnxruntime.__version__}")' 2>/dev/null || echo "kserve not available")
+KV=$("$KSERVE_VENV/bin/python" -c "from importlib.metadata import version as v; print('kserve ' + v('kserve') + ', onnxruntime ' + v('onnxruntime'))" 2>/dev/null || echo "kserve version unknown")
 PYV=$("$LOAD_VENV/bin/python" -c 'import sys,aiohttp;print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")')
 "$LOAD_VENV/bin/python" - "$OUT" "$ROUNDS" "$CLIENTS" "$SECS" "$CPU" "$(nproc)" "$SWIFTV" "$KV" "$PYV" "$(git rev-parse --short HEAD)" <<'EOF'
 import json, sys, os, datetime, statistics
