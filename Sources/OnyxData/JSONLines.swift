@@ -68,7 +68,8 @@ public enum JSONLines {
         return t
     }
 
-    static func escape(_ s: String, into out: inout String) {
+    /// Appends `s` as a quoted JSON string literal (control characters escaped).
+    public static func escape(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
             switch u {

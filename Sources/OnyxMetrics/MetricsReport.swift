@@ -32,19 +32,9 @@ public indirect enum ReportValue: Sendable, Equatable {
 }
 
 func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONLines.escape(s, into: &out)
+    return out
 }
 
 /// Parses label columns jointly: all integers → `.int` (also "2.0"-style integral numbers), otherwise strings.
