@@ -7,7 +7,7 @@ let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
 func color(_ i: Int) -> String { palette[((i % palette.count) + palette.count) % palette.count] }
 
 /// Escapes text for HTML/SVG content and attribute values.
-func esc(_ s: String) -> String {
+public func htmlEscape(_ s: String) -> String {
     var o = ""
     for c in s {
         switch c {
@@ -44,7 +44,7 @@ struct Frame {
 
     func open(_ title: String, xLabel: String, yLabel: String) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
-        s += "<text x=\"\(num(width / 2))\" y=\"16\" text-anchor=\"middle\" class=\"title\">\(esc(title))</text>"
+        s += "<text x=\"\(num(width / 2))\" y=\"16\" text-anchor=\"middle\" class=\"title\">\(htmlEscape(title))</text>"
         s += "<rect x=\"\(num(left))\" y=\"\(num(top))\" width=\"\(num(pw))\" height=\"\(num(ph))\" class=\"plot\"/>"
         for i in 0...4 {
             let fx = xr.0 + (xr.1 - xr.0) * Double(i) / 4, fy = yr.0 + (yr.1 - yr.0) * Double(i) / 4
@@ -53,8 +53,8 @@ struct Frame {
             s += "<text x=\"\(num(x(fx)))\" y=\"\(num(top + ph + 14))\" text-anchor=\"middle\" class=\"tick\">\(tick(fx))</text>"
             s += "<text x=\"\(num(left - 4))\" y=\"\(num(y(fy) + 3))\" text-anchor=\"end\" class=\"tick\">\(tick(fy))</text>"
         }
-        s += "<text x=\"\(num(left + pw / 2))\" y=\"\(num(height - 6))\" text-anchor=\"middle\" class=\"axis\">\(esc(xLabel))</text>"
-        s += "<text transform=\"translate(12 \(num(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis\">\(esc(yLabel))</text>"
+        s += "<text x=\"\(num(left + pw / 2))\" y=\"\(num(height - 6))\" text-anchor=\"middle\" class=\"axis\">\(htmlEscape(xLabel))</text>"
+        s += "<text transform=\"translate(12 \(num(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis\">\(htmlEscape(yLabel))</text>"
         return s
     }
 
@@ -90,7 +90,7 @@ struct Frame {
         for (i, (name, c)) in items.enumerated() {
             let yy = y0 + 2 + Double(i) * h + h / 2
             s += "<line x1=\"\(num(x0 + 4))\" y1=\"\(num(yy))\" x2=\"\(num(x0 + 16))\" y2=\"\(num(yy))\" stroke=\"\(c)\" stroke-width=\"2.5\"/>"
-            s += "<text x=\"\(num(x0 + 20))\" y=\"\(num(yy + 3.5))\" class=\"leg\">\(esc(name))</text>"
+            s += "<text x=\"\(num(x0 + 20))\" y=\"\(num(yy + 3.5))\" class=\"leg\">\(htmlEscape(name))</text>"
         }
         return s
     }
@@ -113,7 +113,7 @@ func heatMap(_ title: String, matrix: [[Int]], classes: [String]) -> String {
     let left = 56.0, top = 30.0
     let w = left + cell * Double(k) + 12, h = top + cell * Double(k) + 36
     var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\">"
-    s += "<text x=\"\(num(w / 2))\" y=\"16\" text-anchor=\"middle\" class=\"title\">\(esc(title))</text>"
+    s += "<text x=\"\(num(w / 2))\" y=\"16\" text-anchor=\"middle\" class=\"title\">\(htmlEscape(title))</text>"
     for (i, row) in matrix.enumerated() {
         let total = max(1, row.reduce(0, +))
         for (j, c) in row.enumerated() {
@@ -122,14 +122,14 @@ func heatMap(_ title: String, matrix: [[Int]], classes: [String]) -> String {
             let shade = { (a: Double, b: Double) in Int((a + (b - a) * r).rounded()) }
             let fill = String(format: "#%02x%02x%02x", shade(255, 8), shade(255, 48), shade(255, 107))
             let x = left + Double(j) * cell, y = top + Double(i) * cell
-            s += "<rect x=\"\(num(x))\" y=\"\(num(y))\" width=\"\(num(cell))\" height=\"\(num(cell))\" fill=\"\(fill)\" stroke=\"#ddd\"><title>true \(esc(i < classes.count ? classes[i] : "")), predicted \(esc(j < classes.count ? classes[j] : "")): \(c)</title></rect>"
+            s += "<rect x=\"\(num(x))\" y=\"\(num(y))\" width=\"\(num(cell))\" height=\"\(num(cell))\" fill=\"\(fill)\" stroke=\"#ddd\"><title>true \(htmlEscape(i < classes.count ? classes[i] : "")), predicted \(htmlEscape(j < classes.count ? classes[j] : "")): \(c)</title></rect>"
             if c > 0 && cell >= 14 {
                 s += "<text x=\"\(num(x + cell / 2))\" y=\"\(num(y + cell / 2 + 3.5))\" text-anchor=\"middle\" class=\"cell\" fill=\"\(r > 0.5 ? "#fff" : "#222")\">\(c)</text>"
             }
         }
         let label = i < classes.count ? classes[i] : ""
-        s += "<text x=\"\(num(left - 4))\" y=\"\(num(top + Double(i) * cell + cell / 2 + 3.5))\" text-anchor=\"end\" class=\"tick\">\(esc(String(label.prefix(8))))</text>"
-        s += "<text x=\"\(num(left + Double(i) * cell + cell / 2))\" y=\"\(num(top + cell * Double(k) + 12))\" text-anchor=\"middle\" class=\"tick\">\(esc(String(label.prefix(5))))</text>"
+        s += "<text x=\"\(num(left - 4))\" y=\"\(num(top + Double(i) * cell + cell / 2 + 3.5))\" text-anchor=\"end\" class=\"tick\">\(htmlEscape(String(label.prefix(8))))</text>"
+        s += "<text x=\"\(num(left + Double(i) * cell + cell / 2))\" y=\"\(num(top + cell * Double(k) + 12))\" text-anchor=\"middle\" class=\"tick\">\(htmlEscape(String(label.prefix(5))))</text>"
     }
     s += "<text x=\"\(num(left + cell * Double(k) / 2))\" y=\"\(num(h - 6))\" text-anchor=\"middle\" class=\"axis\">predicted</text>"
     s += "<text transform=\"translate(12 \(num(top + cell * Double(k) / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis\">true</text>"

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import OnyxEval
 
 /// The self-contained HTML page at `GET /`: the repository's models (state, versions, inputs/outputs), live
 /// statistics polled from `/v2/models/stats`, and a try-it form per ready model that sends a real v2 infer request.
@@ -18,21 +19,7 @@ enum WebPage {
         return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func escape(_ s: String) -> String {
-        var o = ""
-        o.reserveCapacity(s.count)
-        for c in s {
-            switch c {
-            case "&": o += "&amp;"
-            case "<": o += "&lt;"
-            case ">": o += "&gt;"
-            case "\"": o += "&quot;"
-            case "'": o += "&#39;"
-            default: o.append(c)
-            }
-        }
-        return o
-    }
+    static func escape(_ s: String) -> String { htmlEscape(s) }
 
     static func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 
