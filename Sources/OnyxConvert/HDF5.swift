@@ -151,9 +151,10 @@ public final class HDF5File {
                 if let l = try linkMessage(m) { out.append(l) }
             case 0x02:
                 let flags = Int(try r.u8(m.at + 1))
-                let heapAddr = try r.uN(m.at + 2 + (flags & 1 != 0 ? 8 : 0), so)
-                if !isUndefined(heapAddr) {
-                    throw ConvertError("HDF5: dense link storage (fractal heap) is not supported; re-save the file with fewer links per group")
+                let p = m.at + 2 + (flags & 1 != 0 ? 8 : 0)
+                let heapAddr = try r.uN(p, so), nameIndex = try r.uN(p + so, so)
+                if !isUndefined(heapAddr) && !isUndefined(nameIndex) {
+                    out += try denseLinks(heap: Int(truncatingIfNeeded: heapAddr), nameIndex: Int(truncatingIfNeeded: nameIndex))
                 }
             default: break
             }
@@ -167,7 +168,7 @@ public final class HDF5File {
         return try fileOffset(try r.int(a + 8 + 2 * sl, so))
     }
 
-    private func cString(_ at: Int) throws -> String {
+    func cString(_ at: Int) throws -> String {
         var e = at
         while true {
             guard e < r.b.count else { throw ConvertError("HDF5: unterminated name string (truncated file?)") }
@@ -204,7 +205,7 @@ public final class HDF5File {
         }
     }
 
-    private func linkMessage(_ m: Message) throws -> (String, Int)? {
+    func linkMessage(_ m: Message) throws -> (String, Int)? {
         var p = m.at
         guard try r.u8(p) == 1 else { throw ConvertError("HDF5: link message version \(try r.u8(p)) not supported") }
         let flags = Int(try r.u8(p + 1))
@@ -435,7 +436,10 @@ public final class HDF5File {
         default: throw ConvertError("HDF5: dataset has a non-numeric type")
         }
         let count = try product(dims)
-        guard count >= 0, count < 1 << 31 else { throw ConvertError("HDF5: dataset is too large") }
+        // Even compressed data expands at most ~1000x: a larger claim comes from a corrupt dataspace.
+        guard count >= 0, count < 1 << 31, count * esize <= max(1 << 26, r.b.count * 1100) else {
+            throw ConvertError("HDF5: dataset of \(count) elements is too large for this \(r.b.count)-byte file (corrupt file?)")
+        }
         var filters: [(id: Int, values: [Int])] = []
         if let f = msgs.first(where: { $0.type == 0x0B }) { filters = try filterPipeline(f.at) }
         let raw = try layoutBytes(lay.at, dims: dims, elementSize: esize, filters: filters)
@@ -482,7 +486,7 @@ public final class HDF5File {
         let v = Int(try r.u8(at))
         let total = try product(dims) * elementSize
         switch v {
-        case 3, 4:
+        case 3, 4, 5:  // (version 5, HDF5 2.0, is version 4 with wider filtered-chunk size fields in the index)
             let cls = Int(try r.u8(at + 1))
             switch cls {
             case 0:
@@ -493,7 +497,7 @@ public final class HDF5File {
                 if isUndefined(addr) { return [UInt8](repeating: 0, count: total) }  // never written: fill value 0
                 return Array(try r.slice(try fileOffset(Int(truncatingIfNeeded: addr)), total))
             case 2:
-                if v == 4 { return try chunkedV4(at, dims: dims, elementSize: elementSize, filters: filters) }
+                if v >= 4 { return try chunkedV4(at, dims: dims, elementSize: elementSize, filters: filters) }
                 let nd = Int(try r.u8(at + 2))
                 let btree = try r.uN(at + 3, so)
                 var chunk: [Int] = []
@@ -545,6 +549,9 @@ public final class HDF5File {
             var offs = [Int](repeating: 0, count: dims.count)
             var rem = index
             for k in stride(from: dims.count - 1, through: 0, by: -1) { offs[k] = (rem % grid[k]) * chunk[k]; rem /= grid[k] }
+            try loadAt(offs, addr, size, mask)
+        }
+        func loadAt(_ offs: [Int], _ addr: Int, _ size: Int, _ mask: Int) throws {
             var data = Array(try r.slice(try fileOffset(addr), size))
             for (i, f) in filters.enumerated().reversed() where mask & (1 << i) == 0 {
                 data = try applyFilter(f.id, data, values: f.values, expected: chunkBytes)
@@ -589,8 +596,48 @@ public final class HDF5File {
                 if !isUndefined(addr) { try load(i, Int(truncatingIfNeeded: addr), size, mask) }
                 e += entrySize
             }
+        case 4:  // extensible array (one unlimited dimension)
+            p += 5  // max bits, index elements, min pointers, min elements, page bits (also in the array's header)
+            let haddr = try r.uN(p, so)
+            if isUndefined(haddr) { return out }
+            let ea = try ExtensibleArray(self, header: Int(truncatingIfNeeded: haddr))
+            guard ea.elementSize >= so + (filters.isEmpty ? 0 : 5) else { throw ConvertError("HDF5: bad extensible array element size") }
+            for i in 0..<nchunks {
+                guard let e = try ea.element(i) else { continue }
+                let addr = try r.uN(e, so)
+                var size = chunkBytes, mask = 0
+                if !filters.isEmpty {
+                    let w = ea.elementSize - so - 4
+                    guard w <= 8 else { throw ConvertError("HDF5: bad extensible array element size") }
+                    size = try r.int(e + so, w); mask = Int(try r.u32(e + so + w))
+                }
+                if !isUndefined(addr) { try load(i, Int(truncatingIfNeeded: addr), size, mask) }
+            }
+        case 5:  // version 2 B-tree (several unlimited dimensions)
+            p += 6  // node size, split and merge percents (also in the tree's header)
+            let baddr = try r.uN(p, so)
+            if isUndefined(baddr) { return out }
+            let tree = try btree2Records(Int(truncatingIfNeeded: baddr))
+            let rank = dims.count
+            let filtered = tree.type == 11
+            guard tree.type == (filters.isEmpty ? 10 : 11) else { throw ConvertError("HDF5: chunk B-tree has record type \(tree.type)") }
+            let w = tree.recordSize - so - 8 * rank - (filtered ? 4 : 0)
+            guard filtered ? (1...8).contains(w) : w == 0 else { throw ConvertError("HDF5: bad chunk B-tree record size") }
+            for rec in tree.records {
+                let addr = try r.uN(rec, so)
+                var size = chunkBytes, mask = 0
+                var q = rec + so
+                if filtered { size = try r.int(q, w); mask = Int(try r.u32(q + w)); q += w + 4 }
+                var offs: [Int] = []
+                for k in 0..<rank {
+                    let scaled = try r.uN(q + 8 * k, 8)
+                    guard scaled < UInt64(max(grid[k], 1)) else { throw ConvertError("HDF5: chunk offset out of range (corrupt file)") }
+                    offs.append(Int(scaled) * chunk[k])
+                }
+                if !isUndefined(addr) { try loadAt(offs, Int(truncatingIfNeeded: addr), size, mask) }
+            }
         default:
-            throw ConvertError("HDF5: chunk index type \(indexType) is not supported (extensible array / B-tree v2)")
+            throw ConvertError("HDF5: chunk index type \(indexType) is not supported")
         }
         return out
     }
@@ -626,7 +673,7 @@ public final class HDF5File {
         }
     }
 
-    private func applyFilter(_ id: Int, _ data: [UInt8], values: [Int], expected: Int) throws -> [UInt8] {
+    func applyFilter(_ id: Int, _ data: [UInt8], values: [Int], expected: Int) throws -> [UInt8] {
         switch id {
         case 1: return try Inflate.zlib(data[...], expectedSize: expected)
         case 2:
@@ -643,7 +690,7 @@ public final class HDF5File {
         }
     }
 
-    private func place(_ data: [UInt8], offsets: [Int], chunk: [Int], dims: [Int], esize: Int, into out: inout [UInt8]) throws {
+    func place(_ data: [UInt8], offsets: [Int], chunk: [Int], dims: [Int], esize: Int, into out: inout [UInt8]) throws {
         let rank = dims.count
         guard try data.count >= product(chunk) * esize else { throw ConvertError("HDF5: chunk data is truncated") }
         if rank == 0 { for k in 0..<min(esize, out.count) { out[k] = data[k] }; return }

@@ -80,6 +80,14 @@ final class KerasGraphBuilder {
     var graphInputs: [ValueInfo] = []
     var graphOutputs: [ValueInfo] = []
     var modelName = "keras_model"
+    /// The batch size of the model's inputs when it is fixed (the option, or the Keras InputLayer's batch_shape).
+    var staticBatch: Int?
+    /// State outputs of stateful RNNs, added after the model's own outputs.
+    var stateOutputs: [(name: String, value: String)] = []
+    /// Weights of the nested model being converted (innermost last); inner layers are looked up in it by name.
+    var weightScope: [KerasWeights] = []
+    /// The InputLayer each graph input comes from.
+    var inputLayerOf: [String: String] = [:]
     private var usedNames = Set<String>()
 
     init(opset: Int, options: KerasConvertOptions, file: KerasFile) {
@@ -169,28 +177,50 @@ final class KerasGraphBuilder {
         }
         modelName = (cfg["name"] as? String) ?? modelName
         let layers = (cfg["layers"] as? [[String: Any]]) ?? []
-        try checkSupported(layers)
+        var bad: [String] = []
+        checkSupported(layers, depth: 0, into: &bad)
+        if !bad.isEmpty {
+            throw ConvertError("unsupported Keras layer\(bad.count == 1 ? "" : "s"): \(bad.joined(separator: ", "))")
+        }
+        let outs: [(String, KT)]
         switch cls {
-        case "Sequential": try convertSequential(cfg, layers)
-        case "Functional", "Model": try convertFunctional(cfg, layers)
+        case "Sequential": outs = try convertSequential(cfg, layers, inputs: nil)
+        case "Functional", "Model": outs = try convertFunctional(cfg, layers, inputs: nil)
         default: throw ConvertError("model class '\(cls)' is not supported (Sequential or Functional models only)")
+        }
+        for (name, t) in outs { addOutput(t, name: name) }
+        for (name, v) in stateOutputs {
+            let oname = fresh(name)
+            nodes.append(Node(name: fresh("\(oname)/output"), opType: "Identity", inputs: [v], outputs: [oname]))
+            graphOutputs.append(ValueInfo(name: oname, type: .tensor(.float32, shape: nil)))
         }
     }
 
-    /// One error listing every unsupported layer (class and name), before converting anything.
-    func checkSupported(_ layers: [[String: Any]]) throws {
-        var bad: [String] = []
+    static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
+
+    /// Collects every unsupported layer (class and name), nested models and wrapped layers included, so that one
+    /// error can list them all before anything is converted.
+    func checkSupported(_ layers: [[String: Any]], depth: Int, into bad: inout [String]) {
+        guard depth < 16 else { bad.append("models nested more than 16 deep"); return }
         for l in layers {
             let cls = (l["class_name"] as? String) ?? "?"
-            let name = ((l["config"] as? [String: Any])?["name"] as? String) ?? (l["name"] as? String) ?? "?"
+            let cfg = (l["config"] as? [String: Any]) ?? [:]
+            let name = (cfg["name"] as? String) ?? (l["name"] as? String) ?? "?"
+            if Self.modelClasses.contains(cls) {
+                checkSupported((cfg["layers"] as? [[String: Any]]) ?? [], depth: depth + 1, into: &bad)
+                continue
+            }
             if !KerasLayers.supported.contains(cls) { bad.append("\(cls) '\(name)'") }
-            if cls == "Bidirectional", let inner = (l["config"] as? [String: Any])?["layer"] as? [String: Any],
+            if cls == "Bidirectional", let inner = cfg["layer"] as? [String: Any],
                let ic = inner["class_name"] as? String, !["LSTM", "GRU", "SimpleRNN"].contains(ic) {
                 bad.append("Bidirectional(\(ic)) '\(name)'")
             }
-        }
-        if !bad.isEmpty {
-            throw ConvertError("unsupported Keras layer\(bad.count == 1 ? "" : "s"): \(bad.joined(separator: ", "))")
+            if cls == "TimeDistributed", let inner = cfg["layer"] as? [String: Any] {
+                let ic = (inner["class_name"] as? String) ?? "?"
+                if !KerasLayers.supported.contains(ic) || ["InputLayer", "TimeDistributed"].contains(ic) {
+                    bad.append("TimeDistributed(\(ic)) '\(name)'")
+                }
+            }
         }
     }
 
@@ -215,9 +245,11 @@ final class KerasGraphBuilder {
         case "bool": dt = .bool
         default: dt = .float32
         }
+        if case .fixed(let n) = dims[0] { staticBatch = n } else if let n = (shape[0] as? NSNumber)?.intValue { staticBatch = n }
         let cf = options.nchwInputs && dims.count >= 3 && dt == .float32
         if cf { dims = Self.toCFPerm(dims.count).map { dims[$0] } }
         let iname = fresh(name)
+        inputLayerOf[iname] = name
         graphInputs.append(ValueInfo(name: iname, type: .tensor(dt, shape: dims)))
         return KT(name: iname, rank: dims.count, cf: cf, isInt: dt != .float32)
     }
@@ -229,14 +261,22 @@ final class KerasGraphBuilder {
         graphOutputs.append(ValueInfo(name: oname, type: .tensor(.float32, shape: nil)))
     }
 
-    func weights(for name: String, cls: String, index: Int) -> KerasWeights? {
-        file.weights[name]
+    /// The weights of layer `name`: inside a nested model from that model's weights, else from the file.
+    func layerWeights(_ name: String) -> KerasWeights? {
+        if let scope = weightScope.last, let w = scope.sub(name) { return w }
+        return file.weights[name]
     }
 
-    func convertSequential(_ cfg: [String: Any], _ layers: [[String: Any]]) throws {
+    /// A Sequential model: the top-level one (`inputs` nil: its input becomes a graph input) or a nested one
+    /// called on `inputs`. Returns the (name, tensor) of its output.
+    func convertSequential(_ cfg: [String: Any], _ layers: [[String: Any]], inputs: [KT]?) throws -> [(String, KT)] {
         var x: KT?
         var rest = layers
-        if let first = layers.first, first["class_name"] as? String == "InputLayer",
+        if let given = inputs {
+            guard given.count == 1 else { throw ConvertError("a Sequential model called on \(given.count) tensors") }
+            x = given[0]
+            if layers.first?["class_name"] as? String == "InputLayer" { rest.removeFirst() }
+        } else if let first = layers.first, first["class_name"] as? String == "InputLayer",
            let c = first["config"] as? [String: Any] {
             x = try addInput(name: (c["name"] as? String) ?? "input", cfg: c)
             rest.removeFirst()
@@ -251,7 +291,7 @@ final class KerasGraphBuilder {
             guard outs.count == 1 else { throw ConvertError("a layer in a Sequential model returned \(outs.count) tensors") }
             cur = outs[0]
         }
-        addOutput(cur, name: (layers.last?["config"] as? [String: Any])?["name"] as? String ?? "output")
+        return [((layers.last?["config"] as? [String: Any])?["name"] as? String ?? "output", cur)]
     }
 
     /// (layer, node index, tensor index) references in Keras 3 and Keras 2 formats.
@@ -272,9 +312,25 @@ final class KerasGraphBuilder {
         return []
     }
 
-    func convertFunctional(_ cfg: [String: Any], _ layers: [[String: Any]]) throws {
+    /// A Functional model: the top-level one (`inputs` nil: its InputLayers become graph inputs) or a nested one
+    /// called on `inputs` (bound to its `input_layers` in order). Returns the (name, tensor) of each output.
+    func convertFunctional(_ cfg: [String: Any], _ layers: [[String: Any]], inputs: [KT]?) throws -> [(String, KT)] {
         var tensors: [String: KT] = [:]
         func key(_ l: String, _ n: Int, _ t: Int) -> String { "\(l)#\(n)#\(t)" }
+        // Keras counts a nested Functional model's own construction as its node 0, so references to its calls
+        // are one higher than the index of the call in `inbound_nodes`.
+        let functionalLayers = Set(layers.compactMap { l -> String? in
+            guard let c = l["class_name"] as? String, c == "Functional" || c == "Model" else { return nil }
+            return (l["name"] as? String) ?? ((l["config"] as? [String: Any])?["name"] as? String)
+        })
+        func ref(_ r: (String, Int, Int)) -> String { key(r.0, functionalLayers.contains(r.0) ? r.1 - 1 : r.1, r.2) }
+        if let given = inputs {
+            let inRefs = historyRefs(cfg["input_layers"] as Any)
+            guard inRefs.count == given.count else {
+                throw ConvertError("nested model '\((cfg["name"] as? String) ?? "?")' takes \(inRefs.count) inputs, called with \(given.count)")
+            }
+            for (r, t) in zip(inRefs, given) { tensors[key(r.0, r.1, r.2)] = t }
+        }
         var pending = Array(layers.enumerated())
         var progress = true
         while !pending.isEmpty && progress {
@@ -285,7 +341,7 @@ final class KerasGraphBuilder {
                 let c = (l["config"] as? [String: Any]) ?? [:]
                 let name = (l["name"] as? String) ?? (c["name"] as? String) ?? "layer\(i)"
                 if cls == "InputLayer" {
-                    tensors[key(name, 0, 0)] = try addInput(name: name, cfg: c)
+                    if inputs == nil { tensors[key(name, 0, 0)] = try addInput(name: name, cfg: c) }
                     progress = true
                     continue
                 }
@@ -297,16 +353,22 @@ final class KerasGraphBuilder {
                         var refs = historyRefs(d["args"] as Any)
                         if let kw = d["kwargs"] as? [String: Any] {
                             for k in ["key", "value"] where kw[k] != nil { refs += historyRefs(kw[k] as Any) }
+                            for k in ["attention_mask", "initial_state", "mask", "constants"] where kw[k] != nil && !(kw[k] is NSNull) {
+                                throw ConvertError("layer '\(name)' (\(cls)) is called with '\(k)', which is not supported")
+                            }
+                            for k in ["use_causal_mask", "return_attention_scores"] where (kw[k] as? Bool) == true {
+                                throw ConvertError("layer '\(name)' (\(cls)) is called with \(k)=True, which is not supported")
+                            }
                         }
                         callRefs.append(refs)
                     } else {
                         callRefs.append(historyRefs(call))
                     }
                 }
-                let ready = callRefs.allSatisfy { $0.allSatisfy { tensors[key($0.0, $0.1, $0.2)] != nil } }
+                let ready = callRefs.allSatisfy { $0.allSatisfy { tensors[ref($0)] != nil } }
                 if !ready { still.append((i, l)); continue }
                 for (ci, refs) in callRefs.enumerated() {
-                    let ins = refs.compactMap { tensors[key($0.0, $0.1, $0.2)] }
+                    let ins = refs.compactMap { tensors[ref($0)] }
                     let outs = try callLayer(l, inputs: ins)
                     for (ti, t) in outs.enumerated() { tensors[key(name, ci, ti)] = t }
                 }
@@ -319,9 +381,15 @@ final class KerasGraphBuilder {
         }
         let outRefs = historyRefs(cfg["output_layers"] as Any)
         guard !outRefs.isEmpty else { throw ConvertError("the Functional model lists no output_layers") }
-        for (l, n, t) in outRefs {
-            guard let kt = tensors[key(l, n, t)] else { throw ConvertError("model output '\(l)' was not produced") }
-            addOutput(kt, name: l)
+        if inputs == nil {
+            // Graph inputs in the model's input order (Keras's `model.inputs`), not the order layers are listed.
+            let order = historyRefs(cfg["input_layers"] as Any).map(\.0)
+            let rank = { (v: ValueInfo) in order.firstIndex(of: self.inputLayerOf[v.name] ?? "") ?? Int.max }
+            graphInputs = graphInputs.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
+        }
+        return try outRefs.map { r in
+            guard let kt = tensors[ref(r)] else { throw ConvertError("model output '\(r.0)' was not produced") }
+            return (r.0, kt)
         }
     }
 
@@ -329,7 +397,21 @@ final class KerasGraphBuilder {
         let cls = (l["class_name"] as? String) ?? ""
         let c = (l["config"] as? [String: Any]) ?? [:]
         let name = (c["name"] as? String) ?? (l["name"] as? String) ?? cls
-        let w = file.weights[name]
+        let w = layerWeights(name)
+        if Self.modelClasses.contains(cls) {
+            // A model used as a layer: its layers are converted inline, their weights looked up inside its own.
+            guard weightScope.count < 16 else { throw ConvertError("models nested more than 16 deep") }
+            weightScope.append(w ?? KerasWeights())
+            defer { weightScope.removeLast() }
+            let layers = (c["layers"] as? [[String: Any]]) ?? []
+            do {
+                let outs = cls == "Sequential" ? try convertSequential(c, layers, inputs: inputs)
+                    : try convertFunctional(c, layers, inputs: inputs)
+                return outs.map(\.1)
+            } catch let e as ConvertError {
+                throw ConvertError("nested model '\(name)': \(e.description)")
+            }
+        }
         do {
             return try KerasLayers.convert(self, cls: cls, name: name, cfg: LayerConfig(c), inputs: inputs, weights: w)
         } catch let e as ConvertError {

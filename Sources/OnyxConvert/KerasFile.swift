@@ -6,11 +6,31 @@ import OnyxTensor
 public final class KerasWeights {
     public var vars: [Tensor]
     public var children: [(name: String, node: KerasWeights)]
-    init(vars: [Tensor] = [], children: [(name: String, node: KerasWeights)] = []) {
-        self.vars = vars; self.children = children
+    /// The Keras layer name this node belongs to (the `name` attribute of a `.keras` archive's `vars` group).
+    public var layerName: String?
+    /// Legacy `.h5` files: variables grouped by the path component before the variable's own name
+    /// (`inner_model/dense_4/kernel` → `dense_4`), in file order; how inner layers of nested models and of
+    /// wrappers (TimeDistributed, MultiHeadAttention's query/key/value/attention_output) are found.
+    public var named: [(layer: String, tensor: Tensor)] = []
+    init(vars: [Tensor] = [], children: [(name: String, node: KerasWeights)] = [], layerName: String? = nil) {
+        self.vars = vars; self.children = children; self.layerName = layerName
     }
 
     public func child(_ name: String) -> KerasWeights? { children.first { $0.name == name }?.node }
+
+    /// The weights of the inner layer called `layer` (nested models, wrappers, sub-layers): the shallowest
+    /// descendant with that layer name in an archive, or the variables grouped under that name in a legacy file.
+    public func sub(_ layer: String) -> KerasWeights? {
+        var queue = children.map(\.node)
+        var i = 0
+        while i < queue.count {
+            if queue[i].layerName == layer { return queue[i] }
+            queue += queue[i].children.map(\.node)
+            i += 1
+        }
+        let v = named.filter { $0.layer == layer }.map(\.tensor)
+        return v.isEmpty ? nil : KerasWeights(vars: v, layerName: layer)
+    }
 
     /// All variables in Keras's `layer.weights` order (own variables, then forward before backward, then the rest).
     public var all: [Tensor] {
@@ -88,6 +108,7 @@ public struct KerasFile {
         let node = KerasWeights()
         for (name, a) in try h5.children(addr) {
             if name == "vars" {
+                node.layerName = try h5.attributes(a)["name"]?.string
                 let vars = try h5.children(a)
                 let sorted = vars.sorted { (Int($0.name) ?? Int.max, $0.name) < (Int($1.name) ?? Int.max, $1.name) }
                 node.vars = try sorted.map { try h5.readFloats($0.address) }
@@ -116,6 +137,7 @@ public struct KerasFile {
             guard let g = groups.first(where: { $0.name == name }) else { continue }
             let wn = try h5.attributes(g.address)["weight_names"]?.stringList ?? []
             var vars: [Tensor] = []
+            var named: [(layer: String, tensor: Tensor)] = []
             for w in wn {
                 // Names are paths relative to the layer group; older files repeat the layer name as the first part.
                 var a: Int?
@@ -128,8 +150,12 @@ public struct KerasFile {
                 if ok { a = p }
                 guard let addr = a else { throw ConvertError("weight '\(w)' of layer '\(name)' is missing from the file") }
                 vars.append(try h5.readFloats(addr))
+                let parts = w.split(separator: "/")
+                if parts.count >= 2 { named.append((String(parts[parts.count - 2]), vars[vars.count - 1])) }
             }
-            weights[name] = KerasWeights(vars: vars)
+            let node = KerasWeights(vars: vars, layerName: name)
+            node.named = named
+            weights[name] = node
         }
         return KerasFile(config: config, weights: weights, format: "h5")
     }

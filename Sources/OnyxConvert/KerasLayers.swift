@@ -19,7 +19,7 @@ enum KerasLayers {
         "UpSampling1D", "UpSampling2D", "UpSampling3D",
         "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
         "Embedding", "Rescaling", "Normalization", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
-    ])
+    ]).union(KerasWrappers.classes)
 
     static func convert(_ b: KerasGraphBuilder, cls: String, name: String, cfg c: LayerConfig, inputs: [KT],
                         weights: KerasWeights?) throws -> [KT] {
@@ -33,6 +33,9 @@ enum KerasLayers {
             return w[i]
         }
         if noOps.contains(cls) { return [try one()] }
+        if KerasWrappers.classes.contains(cls) {
+            return try KerasWrappers.convert(b, cls: cls, name: name, cfg: c, inputs: inputs, weights: weights)
+        }
         switch cls {
         case "Dense":
             var x = b.keras(try one(), "\(name)/to_channels_last")
@@ -91,9 +94,9 @@ enum KerasLayers {
         case "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
              "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D":
             let x = try one()
-            if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
+            guard x.rank >= 3 else { throw ConvertError("input has rank \(x.rank), expected at least 3") }
             let keep = c.bool("keepdims", false)
-            let axes = try (1..<(x.rank - 1)).map { try b.physAxis(x, $0) }
+            let axes = try spatialAxes(c, rank: x.rank).map { try b.physAxis(x, $0) }
             let out = b.reduce(cls.hasPrefix("GlobalMax") ? "ReduceMax" : "ReduceMean", x.name, axes: axes,
                                keepdims: keep, name: name)
             return [keep ? KT(name: out, rank: x.rank, cf: x.cf) : KT(name: out, rank: 2)]
@@ -103,6 +106,10 @@ enum KerasLayers {
             return [try layerNorm(b, try one(), c, w, name: name)]
         case "Flatten":
             var x = b.keras(try one(), "\(name)/to_channels_last")
+            if c.string("data_format") == "channels_first" && x.rank >= 3 {
+                // Keras moves the channels last before flattening (weight order of channels_last models).
+                x.name = b.op1("Transpose", [x.name], ["perm": .ints(KerasGraphBuilder.fromCFPerm(x.rank))], name: name)
+            }
             x.name = b.op1("Flatten", [x.name], ["axis": .int(1)], name: name)
             x.rank = 2
             return [x]
@@ -252,6 +259,21 @@ enum KerasLayers {
         return try Tensor(shape: outShape, values: out)
     }
 
+    /// Keras (logical) spatial axes of a rank-`rank` tensor: 1...rank-2 for channels_last layers, 2...rank-1 for
+    /// `data_format="channels_first"` ones.
+    static func spatialAxes(_ c: LayerConfig, rank: Int) -> [Int] {
+        guard rank >= 3 else { return [] }
+        return c.string("data_format") == "channels_first" ? Array(2..<rank) : Array(1..<(rank - 1))
+    }
+
+    /// The input of a Conv/pooling layer in the layout ONNX wants (channels-first). A channels_last layer's
+    /// tensor is transposed (unless it already is physically channels-first); a channels_first layer's Keras
+    /// tensor already is NC..., so it is used in its Keras layout and the result stays in Keras layout.
+    static func convInput(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, name: String) -> KT {
+        if c.string("data_format") == "channels_first" { return b.keras(input, "\(name)/to_keras_layout") }
+        return b.channelsFirst(input, "\(name)/to_channels_first")
+    }
+
     /// Keras kernel (k1..kn, a, b) → ONNX (b, a, k1..kn).
     static func kernelToONNX(_ k: Tensor, n: Int) throws -> Tensor {
         guard k.rank == n + 2 else { throw ConvertError("kernel has rank \(k.rank), expected \(n + 2)") }
@@ -259,7 +281,6 @@ enum KerasLayers {
     }
 
     static func spatialAttrs(_ c: LayerConfig, n: Int, kernel: [Int], name: String) throws -> [String: Attribute] {
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
         var a: [String: Attribute] = ["kernel_shape": .ints(kernel)]
         a["strides"] = .ints(try c.ints("strides", n) ?? [Int](repeating: 1, count: n))
         let dil = try c.ints("dilation_rate", n) ?? [Int](repeating: 1, count: n)
@@ -287,7 +308,7 @@ enum KerasLayers {
     static func conv(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ w: [Tensor], n: Int, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
         guard let k = w.first else { throw ConvertError("missing kernel") }
-        let x = b.channelsFirst(input, "\(name)/to_channels_first")
+        let x = convInput(b, input, c, name: name)
         var attrs = try spatialAttrs(c, n: n, kernel: Array(k.shape.prefix(n)), name: name)
         attrs["group"] = .int(c.int("groups") ?? 1)
         var ins = [x.name, b.const(try kernelToONNX(k, n: n), "\(name)/kernel")]
@@ -295,7 +316,7 @@ enum KerasLayers {
             guard w.count > 1 else { throw ConvertError("missing bias") }
             ins.append(b.const(w[1], "\(name)/bias"))
         }
-        let y = KT(name: b.op1("Conv", ins, attrs, name: name), rank: x.rank, cf: true)
+        let y = KT(name: b.op1("Conv", ins, attrs, name: name), rank: x.rank, cf: x.cf)
         return try activation(b, y, c.d["activation"], name: name)
     }
 
@@ -309,7 +330,7 @@ enum KerasLayers {
     static func depthwise(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ w: [Tensor], n: Int, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
         guard let k = w.first else { throw ConvertError("missing depthwise kernel") }
-        let x = b.channelsFirst(input, "\(name)/to_channels_first")
+        let x = convInput(b, input, c, name: name)
         var attrs = try spatialAttrs(c, n: n, kernel: Array(k.shape.prefix(n)), name: name)
         attrs["group"] = .int(k.shape[n])
         var ins = [x.name, b.const(try depthwiseKernel(k, n: n), "\(name)/kernel")]
@@ -317,7 +338,7 @@ enum KerasLayers {
             guard w.count > 1 else { throw ConvertError("missing bias") }
             ins.append(b.const(w[1], "\(name)/bias"))
         }
-        let y = KT(name: b.op1("Conv", ins, attrs, name: name), rank: x.rank, cf: true)
+        let y = KT(name: b.op1("Conv", ins, attrs, name: name), rank: x.rank, cf: x.cf)
         return try activation(b, y, c.d["activation"], name: name)
     }
 
@@ -325,7 +346,7 @@ enum KerasLayers {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
         guard w.count >= 2 else { throw ConvertError("missing depthwise/pointwise kernels") }
         let dk = w[0], pk = w[1]
-        let x = b.channelsFirst(input, "\(name)/to_channels_first")
+        let x = convInput(b, input, c, name: name)
         var attrs = try spatialAttrs(c, n: n, kernel: Array(dk.shape.prefix(n)), name: name)
         attrs["group"] = .int(dk.shape[n])
         let d = b.op1("Conv", [x.name, b.const(try depthwiseKernel(dk, n: n), "\(name)/depthwise_kernel")], attrs,
@@ -336,14 +357,13 @@ enum KerasLayers {
             ins.append(b.const(w[2], "\(name)/bias"))
         }
         let p = b.op1("Conv", ins, ["kernel_shape": .ints(Array(pk.shape.prefix(n)))], name: "\(name)/pointwise")
-        return try activation(b, KT(name: p, rank: x.rank, cf: true), c.d["activation"], name: name)
+        return try activation(b, KT(name: p, rank: x.rank, cf: x.cf), c.d["activation"], name: name)
     }
 
     static func convTranspose(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ w: [Tensor], n: Int, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
         guard let k = w.first else { throw ConvertError("missing kernel") }
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
-        let x = b.channelsFirst(input, "\(name)/to_channels_first")
+        let x = convInput(b, input, c, name: name)
         let ks = Array(k.shape.prefix(n))
         let strides = try c.ints("strides", n) ?? [Int](repeating: 1, count: n)
         let dil = try c.ints("dilation_rate", n) ?? [Int](repeating: 1, count: n)
@@ -366,14 +386,13 @@ enum KerasLayers {
             guard w.count > 1 else { throw ConvertError("missing bias") }
             ins.append(b.const(w[1], "\(name)/bias"))
         }
-        let y = KT(name: b.op1("ConvTranspose", ins, attrs, name: name), rank: x.rank, cf: true)
+        let y = KT(name: b.op1("ConvTranspose", ins, attrs, name: name), rank: x.rank, cf: x.cf)
         return try activation(b, y, c.d["activation"], name: name)
     }
 
     static func pool(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, n: Int, max: Bool, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
-        let x = b.channelsFirst(input, "\(name)/to_channels_first")
+        let x = convInput(b, input, c, name: name)
         let size = try c.ints("pool_size", n) ?? [Int](repeating: 2, count: n)
         var attrs: [String: Attribute] = ["kernel_shape": .ints(size),
                                           "strides": .ints(try c.ints("strides", n) ?? size)]
@@ -382,7 +401,7 @@ enum KerasLayers {
         case "same": attrs["auto_pad"] = .string("SAME_UPPER")
         case let p: throw ConvertError("padding '\(p)' is not supported")
         }
-        return KT(name: b.op1(max ? "MaxPool" : "AveragePool", [x.name], attrs, name: name), rank: x.rank, cf: true)
+        return KT(name: b.op1(max ? "MaxPool" : "AveragePool", [x.name], attrs, name: name), rank: x.rank, cf: x.cf)
     }
 
     // MARK: Normalization
@@ -490,11 +509,11 @@ enum KerasLayers {
 
     static func zeroPad(_ b: KerasGraphBuilder, _ x: KT, _ c: LayerConfig, n: Int, name: String) throws -> KT {
         guard x.rank == n + 2 else { throw ConvertError("input has rank \(x.rank), expected \(n + 2)") }
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
         let p = try pairs(c.d["padding"], n: n)
+        let sp = spatialAxes(c, rank: x.rank)
         var begin = [Int](repeating: 0, count: x.rank), end = begin
         for i in 0..<n {
-            let a = try b.physAxis(x, i + 1)
+            let a = try b.physAxis(x, sp[i])
             begin[a] = p[i].0; end[a] = p[i].1
         }
         var y = x
@@ -504,11 +523,11 @@ enum KerasLayers {
 
     static func crop(_ b: KerasGraphBuilder, _ x: KT, _ c: LayerConfig, n: Int, name: String) throws -> KT {
         guard x.rank == n + 2 else { throw ConvertError("input has rank \(x.rank), expected \(n + 2)") }
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
         let p = try pairs(c.d["cropping"], n: n)
+        let sp = spatialAxes(c, rank: x.rank)
         var starts: [Int] = [], ends: [Int] = [], axes: [Int] = []
         for i in 0..<n {
-            axes.append(try b.physAxis(x, i + 1))
+            axes.append(try b.physAxis(x, sp[i]))
             starts.append(p[i].0)
             ends.append(p[i].1 > 0 ? -p[i].1 : Int(Int64.max))
         }
@@ -520,10 +539,10 @@ enum KerasLayers {
 
     static func upsample(_ b: KerasGraphBuilder, _ x: KT, _ c: LayerConfig, n: Int, name: String) throws -> KT {
         guard x.rank == n + 2 else { throw ConvertError("input has rank \(x.rank), expected \(n + 2)") }
-        if c.string("data_format") == "channels_first" { throw ConvertError("data_format channels_first is not supported") }
         let size = try c.ints(n == 1 ? "size" : "size", n) ?? [Int](repeating: 2, count: n)
         var scales = [Float](repeating: 1, count: x.rank)
-        for i in 0..<n { scales[try b.physAxis(x, i + 1)] = Float(size[i]) }
+        let sp = spatialAxes(c, rank: x.rank)
+        for i in 0..<n { scales[try b.physAxis(x, sp[i])] = Float(size[i]) }
         var attrs: [String: Attribute]
         switch c.string("interpolation") ?? "nearest" {
         case "nearest":

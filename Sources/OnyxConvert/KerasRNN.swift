@@ -82,8 +82,6 @@ enum KerasRNN {
                     name: String) throws -> [KT] {
         let x = b.keras(input, "\(name)/to_channels_last")
         guard x.rank == 3 else { throw ConvertError("input has rank \(x.rank), expected 3") }
-        if c.bool("stateful", false) { throw ConvertError("stateful RNNs are not supported") }
-        if c.bool("unroll", false) == true {}  // same math
         let w = weights?.all ?? []
         let (spec, W, R, B, inSize) = try directionWeights(cls, c, w)
         let g = spec.order.count, u = spec.units
@@ -92,10 +90,18 @@ enum KerasRNN {
         attrs["hidden_size"] = .int(u)
         attrs["direction"] = .string(back ? "reverse" : "forward")
         let seq = b.op1("Transpose", [x.name], ["perm": .ints([1, 0, 2])], name: "\(name)/time_major")
-        let outs = b.op(spec.op, [seq, try b.floats(W, shape: [1, g * u, inSize], "\(name)/W"),
-                                  try b.floats(R, shape: [1, g * u, u], "\(name)/R"),
-                                  try b.floats(B, shape: [1, 2 * g * u], "\(name)/B")],
-                        attrs, name: name, outputs: cls == "LSTM" ? 3 : 2)
+        var ins = [seq, try b.floats(W, shape: [1, g * u, inSize], "\(name)/W"),
+                   try b.floats(R, shape: [1, g * u, u], "\(name)/R"),
+                   try b.floats(B, shape: [1, 2 * g * u], "\(name)/B")]
+        let stateful = c.bool("stateful", false)
+        if stateful { ins += try stateInputs(b, cls, units: u, name: name) }
+        let outs = b.op(spec.op, ins, attrs, name: name, outputs: cls == "LSTM" ? 3 : 2)
+        if stateful {
+            b.stateOutputs.append(("\(name)_state_h_next", b.squeeze(outs[1], axes: [0], name: "\(name)/state_h_next")))
+            if cls == "LSTM" {
+                b.stateOutputs.append(("\(name)_state_c_next", b.squeeze(outs[2], axes: [0], name: "\(name)/state_c_next")))
+            }
+        }
         var result: [KT] = []
         if c.bool("return_sequences", false) {
             var y = b.squeeze(outs[0], axes: [1], name: name)
@@ -116,6 +122,24 @@ enum KerasRNN {
         return result
     }
 
+    /// A stateful RNN's states become graph inputs `<layer>_state_h` (and `_state_c` for LSTM), shape
+    /// (batch, units), whose initializer defaults are zeros (the state after `reset_states()`); the final states
+    /// are extra graph outputs `<layer>_state_h_next` / `_state_c_next` to feed into the next call. Returns the
+    /// ONNX RNN inputs from `sequence_lens` on.
+    static func stateInputs(_ b: KerasGraphBuilder, _ cls: String, units u: Int, name: String) throws -> [String] {
+        guard let n = b.staticBatch, n > 0 else {
+            throw ConvertError("a stateful RNN needs a fixed batch size (Input(batch_size=...) or --batch-size)")
+        }
+        var ins = [""]
+        for s in cls == "LSTM" ? ["h", "c"] : ["h"] {
+            let iname = b.fresh("\(name)_state_\(s)")
+            b.graphInputs.append(ValueInfo(name: iname, type: .tensor(.float32, shape: [.fixed(n), .fixed(u)])))
+            b.initializers.append((iname, try Tensor(shape: [n, u], values: [Float](repeating: 0, count: n * u))))
+            ins.append(b.unsqueeze(iname, axes: [0], name: "\(name)/state_\(s)"))
+        }
+        return ins
+    }
+
     static func bidirectional(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ weights: KerasWeights?,
                               name: String) throws -> [KT] {
         let x = b.keras(input, "\(name)/to_channels_last")
@@ -123,6 +147,7 @@ enum KerasRNN {
         guard let inner = c.d["layer"] as? [String: Any], let cls = inner["class_name"] as? String,
               let icfg = inner["config"] as? [String: Any] else { throw ConvertError("no wrapped layer") }
         let ic = LayerConfig(icfg)
+        if ic.bool("stateful", false) { throw ConvertError("stateful RNNs are not supported in Bidirectional") }
         if ic.bool("return_state", false) { throw ConvertError("return_state is not supported in Bidirectional") }
         let w = weights?.all ?? []
         let per = w.count / 2

@@ -6,15 +6,16 @@ import Onyx
 /// Fixtures (model.keras, model.h5, input_<i>.npy, output_<i>.npy) are written by scripts/make_keras_fixtures.py;
 /// scripts/check_keras_onnx.py runs the same conversions in ONNX Runtime.
 @Suite struct KerasConvertTests {
-    static let fixtures = ["activations", "cnn", "cnn_blocks", "conv1d", "conv_transpose", "embedding", "merge",
-                           "misc", "mlp", "rnn"]
+    static let fixtures = ["activations", "attention", "channels_first", "cnn", "cnn_blocks", "conv1d",
+                           "conv_transpose", "dot", "embedding", "group_norm", "merge", "misc", "mlp", "nested", "rnn",
+                           "time_distributed"]
 
     static func dir(_ name: String) -> URL { Fixtures.url("keras").appendingPathComponent(name) }
 
     @Test func fixtureListMatchesDisk() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("keras"))
             .filter { !$0.hasPrefix(".") }.sorted()
-        #expect(names == Self.fixtures.sorted())
+        #expect(names == (Self.fixtures + ["stateful"]).sorted())
     }
 
     @Test(arguments: fixtures, ["keras", "h5"])
@@ -37,6 +38,68 @@ import Onyx
             #expect(got.shape == expected.shape, "\(name).\(format) output \(i) shape")
             let diff = maxAbsDiff(got, expected)
             #expect(diff <= 1e-4, "\(name).\(format) output \(i): max abs diff \(diff)")
+        }
+    }
+
+    /// Stateful RNNs: state inputs default to zeros (Keras after `reset_states()`), the `_next` outputs are Keras's
+    /// states after the call, and feeding them back continues the sequence as Keras's second `predict` does.
+    @Test(arguments: ["keras", "h5"])
+    func statefulRNNs(_ format: String) throws {
+        let d = Self.dir("stateful")
+        func npy(_ f: String) throws -> Tensor { try NPY.read(d.appendingPathComponent(f)) }
+        let converted = try KerasConverter.convert(path: d.appendingPathComponent("model.\(format)").path)
+        let session = try InferenceSession(model: try ONNXModel.load(data: try ONNXModel.serialize(converted)))
+        let x = try #require(session.inputs.first?.name)
+        let stateIns = converted.graph.inputs.map(\.name).filter { $0.contains("_state_") }
+        #expect(stateIns == ["lstm_state_h", "lstm_state_c", "gru_state_h", "simple_rnn_state_h"])
+        let outs = session.outputs.map(\.name)
+        #expect(outs.count == 3 + 4)
+        let first = try session.runValues([x: .tensor(try npy("input_0.npy"))])
+        for i in 0..<3 {
+            let got = try #require(first[outs[i]]?.tensor)
+            #expect(maxAbsDiff(got, try npy("output_\(i).npy")) <= 1e-4, "first call, output \(i)")
+        }
+        var feeds: [String: Value] = [x: .tensor(try npy("second_input_0.npy"))]
+        for (i, name) in stateIns.enumerated() {
+            let got = try #require(first[outs[3 + i]]?.tensor)
+            #expect(maxAbsDiff(got, try npy("state_\(i).npy")) <= 1e-4, "state \(name)")
+            feeds[name] = .tensor(got)
+        }
+        let second = try session.runValues(feeds)
+        for i in 0..<3 {
+            let got = try #require(second[outs[i]]?.tensor)
+            #expect(maxAbsDiff(got, try npy("second_output_\(i).npy")) <= 1e-4, "second call, output \(i)")
+        }
+    }
+
+    /// The full-size check: keras.applications.MobileNetV2 (alpha 0.35, 96x96, random weights and
+    /// BatchNormalization statistics; Fixtures/keras_full, written by scripts/make_keras_fixtures.py mobilenet_v2).
+    @Test func mobileNetV2MatchesKeras() throws {
+        let d = Fixtures.url("keras_full/mobilenet_v2")
+        let converted = try KerasConverter.convert(path: d.appendingPathComponent("model.keras").path)
+        let session = try InferenceSession(model: try ONNXModel.load(data: try ONNXModel.serialize(converted)))
+        let out = try session.runValues([session.inputs[0].name: .tensor(try NPY.read(d.appendingPathComponent("input_0.npy")))])
+        let got = try #require(out[session.outputs[0].name]?.tensor)
+        let expected = try NPY.read(d.appendingPathComponent("output_0.npy"))
+        #expect(got.shape == expected.shape)
+        #expect(maxAbsDiff(got, expected) <= 1e-4)
+    }
+
+    @Test func nestedUnsupportedLayersAreListed() throws {
+        let inner: [String: Any] = ["class_name": "Sequential", "config": ["name": "inner", "layers": [
+            ["class_name": "Dense", "config": ["name": "d", "units": 2]],
+            ["class_name": "InnerFancy", "config": ["name": "deep"]],
+        ]] as [String: Any]]
+        let config: [String: Any] = ["class_name": "Sequential", "config": ["name": "m", "layers": [
+            ["class_name": "InputLayer", "config": ["name": "in", "batch_shape": [NSNull(), 4]]],
+            inner,
+            ["class_name": "TimeDistributed", "config": ["name": "td", "layer": ["class_name": "Wobble", "config": [:] as [String: Any]]]],
+        ]] as [String: Any]]
+        #expect {
+            try KerasConverter.convert(KerasFile(config: config))
+        } throws: { error in
+            let m = "\(error)"
+            return m.contains("InnerFancy 'deep'") && m.contains("TimeDistributed(Wobble) 'td'")
         }
     }
 
@@ -129,6 +192,69 @@ import Onyx
             #expect(v == [1.5, -2.0] && shape == [2])
         } else {
             Issue.record("numbers attribute missing")
+        }
+    }
+
+    /// The `latest` file format: dense link storage (40 links in one group) and the single-chunk, fixed-array,
+    /// extensible-array and B-tree v2 chunk indexes, with and without filters.
+    @Test func latestFormat() throws {
+        let root = Fixtures.url("hdf5")
+        let f = try HDF5File(bytes: [UInt8](try Data(contentsOf: root.appendingPathComponent("latest.h5"))))
+        let links = try f.children(try f.address(of: "many"))
+        #expect(links.count == 40)
+        for i in [0, 7, 39] {
+            let name = "link_\(String(format: "%02d", i))_\(String(repeating: "x", count: i % 7))"
+            let a = try #require(links.first { $0.name == name }?.address, "\(name)")
+            #expect(try f.readFloats(a).toArray(Float.self) == [Float(i), Float(i)])
+        }
+        for k in ["single", "single_gzip", "fixed", "fixed_gzip", "earray", "earray_gzip", "btree2", "btree2_gzip"] {
+            let got = try f.readFloats(try f.address(of: "chunked/\(k)"))
+            let expected = try NPY.read(root.appendingPathComponent("latest_\(k).npy"))
+            #expect(got.shape == expected.shape, "\(k)")
+            #expect(maxAbsDiff(got, expected) == 0, "\(k)")
+        }
+        #expect(try f.attributes(f.rootAddress)["vlen"]?.string == "latest")
+    }
+
+    @Test func latestFormatKerasArchive() throws {
+        let m = try KerasConverter.convert(path: Fixtures.url("hdf5").appendingPathComponent("cnn_blocks_latest.keras").path)
+        let session = try InferenceSession(model: m)
+        let d = Fixtures.url("keras/cnn_blocks")
+        let out = try session.runValues([session.inputs[0].name: .tensor(try NPY.read(d.appendingPathComponent("input_0.npy")))])
+        let got = try #require(out[session.outputs[0].name]?.tensor)
+        #expect(maxAbsDiff(got, try NPY.read(d.appendingPathComponent("output_0.npy"))) <= 1e-4)
+    }
+
+    /// Reads everything in a file: every group's links, attributes and datasets.
+    static func walk(_ f: HDF5File, _ a: Int, depth: Int = 0) throws {
+        guard depth < 8 else { return }
+        _ = try f.attributes(a)
+        if try f.isDataset(a) { _ = try f.readFloats(a); return }
+        for c in try f.children(a) { try walk(f, c.address, depth: depth + 1) }
+    }
+
+    @Test func truncatedLatestFormatGivesErrors() throws {
+        let bytes = [UInt8](try Data(contentsOf: Fixtures.url("hdf5").appendingPathComponent("latest.h5")))
+        for cut in [9, 200, bytes.count / 8, bytes.count / 3, bytes.count / 2, bytes.count - 200, bytes.count - 1] {
+            #expect(throws: ConvertError.self, "cut at \(cut)") {
+                let f = try HDF5File(bytes: Array(bytes.prefix(cut)))
+                try Self.walk(f, f.rootAddress)
+            }
+        }
+    }
+
+    /// Corrupted bytes in the dense-link and chunk-index structures give errors, never a crash.
+    @Test func corruptLatestFormatNeverCrashes() throws {
+        let bytes = [UInt8](try Data(contentsOf: Fixtures.url("hdf5").appendingPathComponent("latest.h5")))
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for _ in 0..<400 {
+            var b = bytes
+            for _ in 0..<3 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let at = Int(state >> 33) % b.count
+                b[at] = UInt8(truncatingIfNeeded: state >> 13)
+            }
+            if let f = try? HDF5File(bytes: b) { _ = try? Self.walk(f, f.rootAddress) }
         }
     }
 
