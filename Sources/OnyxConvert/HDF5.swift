@@ -602,7 +602,7 @@ public final class HDF5File {
             if isUndefined(haddr) { return out }
             let ea = try ExtensibleArray(self, header: Int(truncatingIfNeeded: haddr))
             guard ea.elementSize >= so + (filters.isEmpty ? 0 : 5) else { throw ConvertError("HDF5: bad extensible array element size") }
-            for i in 0..<nchunks {
+            for i in 0..<min(nchunks, ea.maxIndexSet) {
                 guard let e = try ea.element(i) else { continue }
                 let addr = try r.uN(e, so)
                 var size = chunkBytes, mask = 0

@@ -190,6 +190,8 @@ extension HDF5File {
         let elementSize: Int
         let indexElements: Int, dataBlockMin: Int, arrayOffSize: Int, pageBits: Int
         let indexBlock: Int
+        /// One more than the highest element index ever set: elements at or past it were never written.
+        let maxIndexSet: Int
         /// Per super block: number of data blocks, elements per data block, first element index, first data block.
         var sblk: [(ndblks: Int, nelmts: Int, startIdx: Int, startDblk: Int)] = []
         let directDblks: Int, iblockSblks: Int
@@ -209,6 +211,7 @@ extension HDF5File {
                   sblkMinPtrs >= 2, sblkMinPtrs & (sblkMinPtrs - 1) == 0, HDF5File.log2(dataBlockMin) < maxBits, pageBits < 64 else {
                 throw ConvertError("HDF5: bad extensible array header (corrupt file)")
             }
+            maxIndexSet = try r.int(a + 12 + 4 * sl, sl)
             let ib = try r.uN(a + 12 + 6 * sl, so)
             guard !f.isUndefined(ib) else { throw ConvertError("HDF5: extensible array has no index block") }
             indexBlock = try f.fileOffset(Int(truncatingIfNeeded: ib))

@@ -247,7 +247,7 @@ import Onyx
     @Test func corruptLatestFormatNeverCrashes() throws {
         let bytes = [UInt8](try Data(contentsOf: Fixtures.url("hdf5").appendingPathComponent("latest.h5")))
         var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        for _ in 0..<400 {
+        for _ in 0..<200 {
             var b = bytes
             for _ in 0..<3 {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
