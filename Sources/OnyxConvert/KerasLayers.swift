@@ -281,6 +281,7 @@ enum KerasLayers {
     }
 
     static func spatialAttrs(_ c: LayerConfig, n: Int, kernel: [Int], name: String) throws -> [String: Attribute] {
+        guard kernel.count == n else { throw ConvertError("kernel has \(kernel.count) spatial dimensions, expected \(n)") }
         var a: [String: Attribute] = ["kernel_shape": .ints(kernel)]
         a["strides"] = .ints(try c.ints("strides", n) ?? [Int](repeating: 1, count: n))
         let dil = try c.ints("dilation_rate", n) ?? [Int](repeating: 1, count: n)
@@ -329,7 +330,7 @@ enum KerasLayers {
 
     static func depthwise(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ w: [Tensor], n: Int, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
-        guard let k = w.first else { throw ConvertError("missing depthwise kernel") }
+        guard let k = w.first, k.rank == n + 2 else { throw ConvertError("missing depthwise kernel, or not of rank \(n + 2)") }
         let x = convInput(b, input, c, name: name)
         var attrs = try spatialAttrs(c, n: n, kernel: Array(k.shape.prefix(n)), name: name)
         attrs["group"] = .int(k.shape[n])
@@ -346,6 +347,7 @@ enum KerasLayers {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
         guard w.count >= 2 else { throw ConvertError("missing depthwise/pointwise kernels") }
         let dk = w[0], pk = w[1]
+        guard dk.rank == n + 2, pk.rank == n + 2 else { throw ConvertError("depthwise/pointwise kernels are not of rank \(n + 2)") }
         let x = convInput(b, input, c, name: name)
         var attrs = try spatialAttrs(c, n: n, kernel: Array(dk.shape.prefix(n)), name: name)
         attrs["group"] = .int(dk.shape[n])
@@ -362,7 +364,7 @@ enum KerasLayers {
 
     static func convTranspose(_ b: KerasGraphBuilder, _ input: KT, _ c: LayerConfig, _ w: [Tensor], n: Int, name: String) throws -> KT {
         guard input.rank == n + 2 else { throw ConvertError("input has rank \(input.rank), expected \(n + 2)") }
-        guard let k = w.first else { throw ConvertError("missing kernel") }
+        guard let k = w.first, k.rank == n + 2 else { throw ConvertError("missing kernel, or not of rank \(n + 2)") }
         let x = convInput(b, input, c, name: name)
         let ks = Array(k.shape.prefix(n))
         let strides = try c.ints("strides", n) ?? [Int](repeating: 1, count: n)

@@ -103,6 +103,28 @@ import Onyx
         }
     }
 
+    /// Missing or mismatched weights give errors, never a crash: no weights at all, and every layer given another
+    /// layer's weights (every fixture: attention, wrappers, nested models, stateful RNNs, convolutions, ...).
+    @Test(arguments: fixtures + ["stateful"])
+    func wrongWeightsGiveErrors(_ name: String) throws {
+        for format in ["keras", "h5"] {
+            let file = try KerasFile.load(path: Self.dir(name).appendingPathComponent("model.\(format)").path)
+            if name != "dot" {  // (dot's weights are one Dense layer's: without them only that layer fails)
+                #expect(throws: ConvertError.self, "\(name).\(format) without weights") {
+                    try KerasConverter.convert(KerasFile(config: file.config, weights: [:], format: format))
+                }
+            }
+            let keys = file.weights.keys.sorted()
+            for shift in 1..<max(keys.count, 2) {
+                var rotated: [String: KerasWeights] = [:]
+                for (i, k) in keys.enumerated() { rotated[k] = file.weights[keys[(i + shift) % keys.count]] }
+                if let m = try? KerasConverter.convert(KerasFile(config: file.config, weights: rotated, format: format)) {
+                    _ = try? InferenceSession(model: m)
+                }
+            }
+        }
+    }
+
     @Test func batchSizeAndChannelsFirstInputs() throws {
         let d = Self.dir("cnn")
         let opts = KerasConvertOptions(opset: 18, batchSize: 3, nchwInputs: true)
