@@ -130,6 +130,7 @@ enum KerasRNN {
         guard let n = b.staticBatch, n > 0 else {
             throw ConvertError("a stateful RNN needs a fixed batch size (Input(batch_size=...) or --batch-size)")
         }
+        guard n <= 1 << 20, n * u <= 1 << 26 else { throw ConvertError("batch size \(n) x \(u) units is too large for a state") }
         var ins = [""]
         for s in cls == "LSTM" ? ["h", "c"] : ["h"] {
             let iname = b.fresh("\(name)_state_\(s)")

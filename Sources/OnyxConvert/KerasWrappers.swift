@@ -72,7 +72,7 @@ enum KerasWrappers {
             x = b.channelsFirst(x, "\(name)/to_channels_first")
         }
         guard try b.physAxis(x, axis) == 1 else { throw ConvertError("axis \(axis) is not supported") }
-        guard let groups = c.int("groups"), groups >= 1 else { throw ConvertError("missing groups") }
+        guard let groups = c.int("groups"), groups >= 1, groups <= 1 << 20 else { throw ConvertError("missing or bad groups") }
         let center = c.bool("center", true), scale = c.bool("scale", true)
         guard w.count == (center ? 1 : 0) + (scale ? 1 : 0) else {
             throw ConvertError("expected \((center ? 1 : 0) + (scale ? 1 : 0)) weights, found \(w.count)")

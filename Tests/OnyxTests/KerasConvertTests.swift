@@ -125,6 +125,31 @@ import Onyx
         }
     }
 
+    /// Odd values in any layer config field (negative, zero, huge, wrong type, null) give errors or a model,
+    /// never a crash.
+    @Test(arguments: ["attention", "channels_first", "dot", "group_norm", "nested", "stateful", "time_distributed"])
+    func oddConfigValuesNeverCrash(_ name: String) throws {
+        let file = try KerasFile.load(path: Self.dir(name).appendingPathComponent("model.keras").path)
+        guard var top = file.config["config"] as? [String: Any], let layers = top["layers"] as? [[String: Any]] else {
+            Issue.record("no layers"); return
+        }
+        let odd: [Any] = [-1, 0, 1_000_000_000, "x", NSNull(), [1, 2, 3]]
+        for (li, layer) in layers.enumerated() {
+            guard let cfg = layer["config"] as? [String: Any] else { continue }
+            for key in cfg.keys.sorted() where !["name", "dtype", "trainable"].contains(key)
+                && !key.hasSuffix("_initializer") && !key.hasSuffix("_regularizer") && !key.hasSuffix("_constraint") {
+                for v in odd {
+                    var c = cfg; c[key] = v
+                    var l = layer; l["config"] = c
+                    var ls = layers; ls[li] = l
+                    top["layers"] = ls
+                    var config = file.config; config["config"] = top
+                    _ = try? KerasConverter.convert(KerasFile(config: config, weights: file.weights, format: "keras"))
+                }
+            }
+        }
+    }
+
     @Test func batchSizeAndChannelsFirstInputs() throws {
         let d = Self.dir("cnn")
         let opts = KerasConvertOptions(opset: 18, batchSize: 3, nchwInputs: true)
