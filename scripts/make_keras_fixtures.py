@@ -320,8 +320,8 @@ def hdf5_fixtures():
             f.attrs["numbers"] = np.array([1.5, -2.0], dtype="float64")
     # The "latest" file format (superblock v3): a group with more than 8 links uses dense link storage (fractal
     # heap + B-tree v2 name index), and chunked datasets use the newer chunk indexes: single chunk, fixed array
-    # (fixed shape), extensible array (one unlimited dimension), B-tree v2 (two unlimited dimensions), each
-    # with and without filters.
+    # (fixed shape; also with a larger maximum shape), extensible array (one unlimited dimension, first or not),
+    # B-tree v2 (two unlimited dimensions), each with and without filters.
     latest = {
         "single": (rng.normal(size=(4, 3)).astype("float32"), dict(chunks=(4, 3))),
         "single_gzip": (rng.normal(size=(4, 3)).astype("float32"), dict(chunks=(4, 3), compression="gzip")),
@@ -333,6 +333,8 @@ def hdf5_fixtures():
         "btree2": (rng.normal(size=(30, 7)).astype("float32"), dict(chunks=(2, 2), maxshape=(None, None))),
         "btree2_gzip": (rng.normal(size=(30, 7)).astype("float32"),
                         dict(chunks=(2, 2), maxshape=(None, None), compression="gzip", fletcher32=True)),
+        "earray_dim1": (rng.normal(size=(4, 5)).astype("float32"), dict(chunks=(2, 1), maxshape=(4, None))),
+        "fixed_max": (rng.normal(size=(5, 4)).astype("float32"), dict(chunks=(2, 3), maxshape=(9, 8))),
     }
     with h5py.File(os.path.join(d, "latest.h5"), "w", libver="latest") as f:
         g = f.create_group("many")

@@ -442,7 +442,7 @@ public final class HDF5File {
         }
         var filters: [(id: Int, values: [Int])] = []
         if let f = msgs.first(where: { $0.type == 0x0B }) { filters = try filterPipeline(f.at) }
-        let raw = try layoutBytes(lay.at, dims: dims, elementSize: esize, filters: filters)
+        let raw = try layoutBytes(lay.at, dims: dims, maxDims: try dataSpaceMax(ds.at), elementSize: esize, filters: filters)
         guard raw.count >= count * esize else { throw ConvertError("HDF5: dataset data is truncated") }
         let tmp = HDF5File.Scratch(raw)
         var values = [Float](repeating: 0, count: count)
@@ -482,7 +482,18 @@ public final class HDF5File {
         return out
     }
 
-    private func layoutBytes(_ at: Int, dims: [Int], elementSize: Int, filters: [(id: Int, values: [Int])]) throws -> [UInt8] {
+    /// The maximum dimensions of a dataspace message (nil entries: unlimited); nil when not stored (= dims).
+    func dataSpaceMax(_ at: Int) throws -> [Int?]? {
+        let version = Int(try r.u8(at)), rank = Int(try r.u8(at + 1)), flags = Int(try r.u8(at + 2))
+        guard flags & 1 != 0, version == 1 || version == 2 else { return nil }
+        let p = (version == 1 ? at + 8 : at + 4) + rank * sl
+        return try (0..<rank).map { k in
+            let d = try r.uN(p + k * sl, sl)
+            return isUndefined(d) || d >= UInt64(Int32.max) ? nil : Int(d)
+        }
+    }
+
+    private func layoutBytes(_ at: Int, dims: [Int], maxDims: [Int?]?, elementSize: Int, filters: [(id: Int, values: [Int])]) throws -> [UInt8] {
         let v = Int(try r.u8(at))
         let total = try product(dims) * elementSize
         switch v {
@@ -497,7 +508,7 @@ public final class HDF5File {
                 if isUndefined(addr) { return [UInt8](repeating: 0, count: total) }  // never written: fill value 0
                 return Array(try r.slice(try fileOffset(Int(truncatingIfNeeded: addr)), total))
             case 2:
-                if v >= 4 { return try chunkedV4(at, dims: dims, elementSize: elementSize, filters: filters) }
+                if v >= 4 { return try chunkedV4(at, dims: dims, maxDims: maxDims, elementSize: elementSize, filters: filters) }
                 let nd = Int(try r.u8(at + 2))
                 let btree = try r.uN(at + 3, so)
                 var chunk: [Int] = []
@@ -531,7 +542,7 @@ public final class HDF5File {
     }
 
     /// Layout message v4 chunked storage: single-chunk, implicit and (unpaged) fixed-array chunk indexes.
-    private func chunkedV4(_ at: Int, dims: [Int], elementSize esize: Int, filters: [(id: Int, values: [Int])]) throws -> [UInt8] {
+    private func chunkedV4(_ at: Int, dims: [Int], maxDims: [Int?]?, elementSize esize: Int, filters: [(id: Int, values: [Int])]) throws -> [UInt8] {
         let flags = Int(try r.u8(at + 2))
         let nd = Int(try r.u8(at + 3))
         let encLen = Int(try r.u8(at + 4))
@@ -545,6 +556,32 @@ public final class HDF5File {
         let chunkBytes = try product(chunk) * esize
         let grid = zip(dims, chunk).map { $0.1 > 0 ? ($0.0 + $0.1 - 1) / $0.1 : 0 }
         let nchunks = try product(grid)
+        // Fixed and extensible arrays index chunks by their position in the grid of the *maximum* dimensions;
+        // an extensible array moves its unlimited dimension first ("swizzled").
+        let maxd = maxDims ?? dims.map { Optional($0) }
+        guard maxd.count == dims.count else { throw ConvertError("HDF5: dataspace maximum rank does not match") }
+        let maxGrid = zip(maxd, zip(dims, chunk)).map { m, dc in
+            m.map { dc.1 > 0 ? max(($0 + dc.1 - 1) / dc.1, 1) : 0 } ?? (dc.1 > 0 ? (dc.0 + dc.1 - 1) / dc.1 : 0)
+        }
+        let unlimited = maxd.indices.filter { maxd[$0] == nil }
+        /// Grid coordinates of the i-th chunk of the current grid.
+        func coords(_ i: Int) -> [Int] {
+            var c = [Int](repeating: 0, count: dims.count), rem = i
+            for k in stride(from: dims.count - 1, through: 0, by: -1) { c[k] = rem % max(grid[k], 1); rem /= max(grid[k], 1) }
+            return c
+        }
+        /// Index of a chunk in an array laid out over the maximum grid, with dimension `first` moved first.
+        func arrayIndex(_ c: [Int], first: Int = 0) throws -> Int {
+            let order = [first] + c.indices.filter { $0 != first }
+            var idx = 0
+            for k in order {
+                let (m, o1) = idx.multipliedReportingOverflow(by: max(maxGrid[k], 1))
+                let (a, o2) = m.addingReportingOverflow(c[k])
+                guard !o1, !o2, a < 1 << 40 else { throw ConvertError("HDF5: chunk index out of range (corrupt file)") }
+                idx = a
+            }
+            return idx
+        }
         func load(_ index: Int, _ addr: Int, _ size: Int, _ mask: Int) throws {
             var offs = [Int](repeating: 0, count: dims.count)
             var rem = index
@@ -579,13 +616,17 @@ public final class HDF5File {
             let pageBits = Int(try r.u8(h + 7))
             let maxEntries = try r.int(h + 8, sl)
             guard maxEntries <= 1 << min(pageBits, 40) else { throw ConvertError("HDF5: paged fixed arrays are not supported") }
-            guard maxEntries >= nchunks else { throw ConvertError("HDF5: fixed array has too few entries") }
+            let lastIndex = nchunks == 0 ? -1 : try arrayIndex(grid.map { max($0 - 1, 0) })
+            guard maxEntries > lastIndex else {
+                throw ConvertError("HDF5: fixed array has too few entries")
+            }
             let daddr = try r.uN(h + 8 + sl, so)
             if isUndefined(daddr) { return out }
             let db = try fileOffset(Int(truncatingIfNeeded: daddr))
             guard try r.u32(db) == 0x4244_4146 else { throw ConvertError("HDF5: bad fixed array data block (corrupt file)") }  // "FADB"
-            var e = db + 6 + so
             for i in 0..<nchunks {
+                let c = coords(i)
+                let e = db + 6 + so + (try arrayIndex(c)) * entrySize
                 let addr = try r.uN(e, so)
                 var size = chunkBytes, mask = 0
                 if !filters.isEmpty {
@@ -593,8 +634,7 @@ public final class HDF5File {
                     guard w >= 1, w <= 8 else { throw ConvertError("HDF5: bad fixed array entry size") }
                     size = try r.int(e + so, w); mask = Int(try r.u32(e + so + w))
                 }
-                if !isUndefined(addr) { try load(i, Int(truncatingIfNeeded: addr), size, mask) }
-                e += entrySize
+                if !isUndefined(addr) { try loadAt(zip(c, chunk).map { $0 * $1 }, Int(truncatingIfNeeded: addr), size, mask) }
             }
         case 4:  // extensible array (one unlimited dimension)
             p += 5  // max bits, index elements, min pointers, min elements, page bits (also in the array's header)
@@ -602,8 +642,11 @@ public final class HDF5File {
             if isUndefined(haddr) { return out }
             let ea = try ExtensibleArray(self, header: Int(truncatingIfNeeded: haddr))
             guard ea.elementSize >= so + (filters.isEmpty ? 0 : 5) else { throw ConvertError("HDF5: bad extensible array element size") }
-            for i in 0..<min(nchunks, ea.maxIndexSet) {
-                guard let e = try ea.element(i) else { continue }
+            guard unlimited.count == 1 else { throw ConvertError("HDF5: extensible array index without one unlimited dimension") }
+            for i in 0..<nchunks {
+                let c = coords(i)
+                let idx = try arrayIndex(c, first: unlimited[0])
+                guard idx >= 0, idx < ea.maxIndexSet, let e = try ea.element(idx) else { continue }
                 let addr = try r.uN(e, so)
                 var size = chunkBytes, mask = 0
                 if !filters.isEmpty {
@@ -611,7 +654,7 @@ public final class HDF5File {
                     guard w <= 8 else { throw ConvertError("HDF5: bad extensible array element size") }
                     size = try r.int(e + so, w); mask = Int(try r.u32(e + so + w))
                 }
-                if !isUndefined(addr) { try load(i, Int(truncatingIfNeeded: addr), size, mask) }
+                if !isUndefined(addr) { try loadAt(zip(c, chunk).map { $0 * $1 }, Int(truncatingIfNeeded: addr), size, mask) }
             }
         case 5:  // version 2 B-tree (several unlimited dimensions)
             p += 6  // node size, split and merge percents (also in the tree's header)

@@ -254,7 +254,7 @@ import Onyx
             let a = try #require(links.first { $0.name == name }?.address, "\(name)")
             #expect(try f.readFloats(a).toArray(Float.self) == [Float(i), Float(i)])
         }
-        for k in ["single", "single_gzip", "fixed", "fixed_gzip", "earray", "earray_gzip", "btree2", "btree2_gzip"] {
+        for k in ["single", "single_gzip", "fixed", "fixed_gzip", "fixed_max", "earray", "earray_gzip", "earray_dim1", "btree2", "btree2_gzip"] {
             let got = try f.readFloats(try f.address(of: "chunked/\(k)"))
             let expected = try NPY.read(root.appendingPathComponent("latest_\(k).npy"))
             #expect(got.shape == expected.shape, "\(k)")
