@@ -193,7 +193,8 @@ def attention():
     a = L.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
     b = L.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=5, use_bias=False, output_shape=4)(x, y)
     c = L.MultiHeadAttention(num_heads=2, key_dim=3)(x, y, key=L.Dense(6)(y))
-    return keras.Model([x, y], L.Concatenate()([a, b, c]), name="attention")
+    d = L.MultiHeadAttention(num_heads=2, key_dim=4)(x, x, use_causal_mask=True)
+    return keras.Model([x, y], L.Concatenate()([a, b, c, d]), name="attention")
 
 
 def stateful():

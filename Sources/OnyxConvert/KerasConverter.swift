@@ -86,6 +86,8 @@ final class KerasGraphBuilder {
     var stateOutputs: [(name: String, value: String)] = []
     /// Weights of the nested model being converted (innermost last); inner layers are looked up in it by name.
     var weightScope: [KerasWeights] = []
+    /// The layer being converted is called with `use_causal_mask=True` (MultiHeadAttention).
+    var useCausalMask = false
     /// The InputLayer each graph input comes from.
     var inputLayerOf: [String: String] = [:]
     private var usedNames = Set<String>()
@@ -348,6 +350,7 @@ final class KerasGraphBuilder {
                 let calls = (l["inbound_nodes"] as? [Any]) ?? []
                 // Each inbound node is one call of the layer (shared layers have several).
                 var callRefs: [[(String, Int, Int)]] = []
+                var causal: [Bool] = []
                 for call in calls {
                     if let d = call as? [String: Any] {
                         var refs = historyRefs(d["args"] as Any)
@@ -356,18 +359,26 @@ final class KerasGraphBuilder {
                             for k in ["attention_mask", "initial_state", "mask", "constants"] where kw[k] != nil && !(kw[k] is NSNull) {
                                 throw ConvertError("layer '\(name)' (\(cls)) is called with '\(k)', which is not supported")
                             }
-                            for k in ["use_causal_mask", "return_attention_scores"] where (kw[k] as? Bool) == true {
+                            causal.append((kw["use_causal_mask"] as? Bool) == true)
+                            if causal.last == true && cls != "MultiHeadAttention" {
+                                throw ConvertError("layer '\(name)' (\(cls)) is called with use_causal_mask=True, which is not supported")
+                            }
+                            for k in ["return_attention_scores"] where (kw[k] as? Bool) == true {
                                 throw ConvertError("layer '\(name)' (\(cls)) is called with \(k)=True, which is not supported")
                             }
                         }
                         callRefs.append(refs)
+                        if causal.count < callRefs.count { causal.append(false) }
                     } else {
                         callRefs.append(historyRefs(call))
+                        causal.append(false)
                     }
                 }
                 let ready = callRefs.allSatisfy { $0.allSatisfy { tensors[ref($0)] != nil } }
                 if !ready { still.append((i, l)); continue }
                 for (ci, refs) in callRefs.enumerated() {
+                    useCausalMask = ci < causal.count && causal[ci]
+                    defer { useCausalMask = false }
                     let ins = refs.compactMap { tensors[ref($0)] }
                     let outs = try callLayer(l, inputs: ins)
                     for (ti, t) in outs.enumerated() { tensors[key(name, ci, ti)] = t }

@@ -149,7 +149,19 @@ enum KerasWrappers {
         qh = b.op1("Mul", [qh, try b.floats([Float(1 / Double(dk).squareRoot())], shape: [], "\(name)/scale")], name: name)
         let kh = try project(k, "key", d: dk, transposeKey: true)
         let vh = try project(v, "value", d: dv)
-        let scores = b.op1("MatMul", [qh, kh], name: "\(name)/scores")  // N, H, Tq, Tk
+        var scores = b.op1("MatMul", [qh, kh], name: "\(name)/scores")  // N, H, Tq, Tk
+        if b.useCausalMask {
+            // Keras's causal mask keeps key j for query i when i >= j; masked scores get -1e9 added (Softmax layer).
+            guard b.opset >= 14 else { throw ConvertError("use_causal_mask needs opset 14 or later (Trilu)") }
+            let s = b.op1("Shape", [scores], name: "\(name)/mask_shape")
+            let tqk = b.op1("Slice", [s, b.ints([2], "\(name)/s2"), b.ints([4], "\(name)/e4")], name: "\(name)/mask_shape")
+            let ones = b.op1("ConstantOfShape", [tqk], ["value": .tensor(try Tensor(shape: [1], values: [Float(1)]))],
+                             name: "\(name)/mask")
+            let keep = b.op1("Trilu", [ones], ["upper": .int(0)], name: "\(name)/mask")
+            let drop = b.op1("Sub", [try b.floats([1], shape: [], "\(name)/one"), keep], name: "\(name)/mask")
+            let adder = b.op1("Mul", [drop, try b.floats([-1e9], shape: [], "\(name)/neg")], name: "\(name)/mask")
+            scores = b.op1("Add", [scores, adder], name: "\(name)/masked")
+        }
         let probs = b.op1("Softmax", [scores], ["axis": .int(-1)], name: name)
         var y = b.op1("MatMul", [probs, vh], name: "\(name)/context")  // N, H, Tq, dv
         y = b.op1("Transpose", [y], ["perm": .ints([0, 2, 1, 3])], name: "\(name)/context")
