@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Full-size check (not a committed fixture: too large): keras.applications.MobileNetV2 (alpha 0.35, 96x96, random
-weights and BatchNormalization statistics) → `onyx convert keras` → Onyx (`onyx run`) and ONNX Runtime vs Keras.
+"""Full-size check built fresh in Keras: keras.applications.MobileNetV2 (alpha 0.35, 96x96, random weights and
+BatchNormalization statistics) → `onyx convert keras` → Onyx (`onyx run`) and ONNX Runtime vs Keras. The same model
+is committed as Tests/OnyxTests/Fixtures/keras_full/mobilenet_v2 (scripts/make_keras_fixtures.py mobilenet_v2) and
+checked by `swift test` and scripts/check_keras_onnx.py in CI; this script needs Keras itself, which CI does not
+install (docs/convert.md says why).
 
     KERAS_BACKEND=torch /tmp/venv-keras/bin/python scripts/check_keras_mobilenet.py [--onyx .build/debug/onyx]
 (needs keras, torch, numpy and onnxruntime in the same interpreter.)
