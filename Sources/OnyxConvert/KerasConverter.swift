@@ -191,6 +191,13 @@ final class KerasGraphBuilder {
         default: throw ConvertError("model class '\(cls)' is not supported (Sequential or Functional models only)")
         }
         for (name, t) in outs { addOutput(t, name: name) }
+        if !stateOutputs.isEmpty, let n = staticBatch {
+            // A stateful model's states have the fixed batch size, so its inputs have it too.
+            graphInputs = graphInputs.map { v in
+                guard inputLayerOf[v.name] != nil, case .tensor(let dt, let shape?) = v.type, !shape.isEmpty else { return v }
+                return ValueInfo(name: v.name, type: .tensor(dt, shape: [.fixed(n)] + shape.dropFirst()))
+            }
+        }
         for (name, v) in stateOutputs {
             let oname = fresh(name)
             nodes.append(Node(name: fresh("\(oname)/output"), opType: "Identity", inputs: [v], outputs: [oname]))

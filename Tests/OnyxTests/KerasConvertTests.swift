@@ -50,6 +50,7 @@ import Onyx
         let converted = try KerasConverter.convert(path: d.appendingPathComponent("model.\(format)").path)
         let session = try InferenceSession(model: try ONNXModel.load(data: try ONNXModel.serialize(converted)))
         let x = try #require(session.inputs.first?.name)
+        #expect(session.inputs.first?.type.tensorShape == [.fixed(3), .fixed(4), .fixed(3)])
         let stateIns = converted.graph.inputs.map(\.name).filter { $0.contains("_state_") }
         #expect(stateIns == ["lstm_state_h", "lstm_state_c", "gru_state_h", "simple_rnn_state_h"])
         let outs = session.outputs.map(\.name)
