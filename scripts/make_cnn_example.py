@@ -119,7 +119,7 @@ with open(os.path.join(models, "digits_cnn_pipeline", "config.pbtxt"), "w") as f
     f.write("""# A pipeline (Triton ensemble): 64-float rows -> digits_image (reshape) -> digits_cnn.
 name: "digits_cnn_pipeline"
 platform: "ensemble"
-max_batch_size: 64
+max_batch_size: 32
 input [ { name: "X", data_type: TYPE_FP32, dims: [ 64 ] } ]
 output [
   { name: "label", data_type: TYPE_INT64, dims: [ ] },
@@ -151,7 +151,7 @@ with open(os.path.join(models, "digits_ensemble", "config.pbtxt"), "w") as f:
 # Every step runs on the ensemble's inputs; outputs that several steps map to are combined (combine: mean | vote).
 name: "digits_ensemble"
 platform: "ensemble"
-max_batch_size: 64
+max_batch_size: 32
 input [ { name: "X", data_type: TYPE_FP32, dims: [ 64 ] } ]
 output [ { name: "probabilities", data_type: TYPE_FP32, dims: [ 10 ] } ]
 parameters { key: "combine" value { string_value: "mean" } }

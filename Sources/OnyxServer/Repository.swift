@@ -201,9 +201,27 @@ final class ModelRepository: Sendable {
         defer { loadLock.unlock() }
         _ = try modelDirectory(name)
         loadLocked(name, configOverride: configOverride)
+        loadMembersLocked(name, depth: 0)
         if let err = state.withLock({ $0[name]?.error }) { throw ServeError.bad("failed to load '\(name)': \(err)") }
         let ready = (try? isReady(name, nil)) ?? false
         if !ready { throw ServeError.bad("failed to load '\(name)': \((try? version(name, nil)).map { _ in "" } ?? reasonText(name))") }
+    }
+
+    /// Loading an ensemble also loads its members that are not loaded yet (as Triton does in explicit mode).
+    func loadMembersLocked(_ name: String, depth: Int) {
+        guard depth < EnsembleRunner.maxDepth else { return }
+        let members = state.withLock { s -> [String] in
+            var out: [String] = []
+            for (_, v) in s[name]?.versions ?? [:] {
+                if case .ready(let mv) = v, let e = mv.ensemble { out += e.config.steps.map(\.modelName) }
+            }
+            return out
+        }
+        for m in Set(members).sorted() where state.withLock({ $0[m] == nil }) {
+            guard (try? modelDirectory(m)) != nil else { continue }
+            loadLocked(m)
+            loadMembersLocked(m, depth: depth + 1)
+        }
     }
 
     func reasonText(_ name: String) -> String {

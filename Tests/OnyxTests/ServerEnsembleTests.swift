@@ -111,9 +111,12 @@ import Testing
 
     @Test func memberUnloadAndLoadKeepTheEnsembleConsistent() async throws {
         try await ServerTests.withServer(mode: .explicit, examples: Self.bundled) { c, _ in
-            for m in ["digits_image", "digits_cnn", "digits_cnn_pipeline"] {
-                let (s, r) = try await c.post("/v2/repository/models/\(m)/load", "")
-                #expect(s == 200, "load \(m): \(ServerTests.str(r))")
+            // Loading the ensemble loads its members (and theirs) too, as Triton does in explicit mode.
+            #expect(try await c.get("/v2/models/digits_cnn/ready").0 == 404)
+            let (s0, r0) = try await c.post("/v2/repository/models/digits_ensemble/load", "")
+            #expect(s0 == 200, "load: \(ServerTests.str(r0))")
+            for m in ["digits_mlp", "digits_image", "digits_cnn", "digits_cnn_pipeline", "digits_ensemble"] {
+                #expect(try await c.get("/v2/models/\(m)/ready").0 == 200, "\(m) not ready")
             }
             let x = try Self.npy("digits.npy")
             #expect(try await c.get("/v2/models/digits_cnn_pipeline/ready").0 == 200)
@@ -121,6 +124,7 @@ import Testing
             // Unloading a member makes the pipeline unavailable, naming the member.
             #expect(try await c.post("/v2/repository/models/digits_cnn/unload", "").0 == 200)
             #expect(try await c.get("/v2/models/digits_cnn_pipeline/ready").0 == 503)
+            #expect(try await c.get("/v2/models/digits_ensemble/ready").0 == 503)
             let (s, _, r) = try await Self.infer(c, "digits_cnn_pipeline", "X", x)
             #expect(s == 503)
             #expect(r?["error"]?.stringValue?.contains("member 'digits_cnn'") == true, "\(ServerTests.str(r))")
