@@ -5,7 +5,7 @@
 # request runs alone) — and benchmarks/serve_load.py drives them alternately (on off on off ...), one 8x8 image
 # per request. Prints a Markdown table with throughput, p50/p99 and the executions/inferences from the stats.
 #
-#   benchmarks/serve_batching.sh        # CLIENTS=16 SECONDS_PER_RUN=20 ROUNDS=3 SKIP_BUILD=1 LOAD_VENV=/tmp/venv-load
+#   benchmarks/serve_batching.sh        # CLIENTS=16 SECONDS_PER_RUN=20 ROUNDS=3 SKIP_BUILD=1 LOAD_VENV=/tmp/venv-load ONYX=path/to/onyx
 # The client needs aiohttp (python3 -m venv /tmp/venv-load && /tmp/venv-load/bin/pip install aiohttp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ sed -e 's/"digits_cnn"/"cnn_no_batching"/' -e '/^dynamic_batching {/,/^}/d' Exam
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
-.build/release/onyx serve --model-repository "$REPO" --http-port "$PORT" --grpc-port off >"$OUT/onyx.log" 2>&1 &
+"${ONYX:-.build/release/onyx}" serve --model-repository "$REPO" --http-port "$PORT" --grpc-port off >"$OUT/onyx.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null 2>&1 && break; sleep 1; done
 curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null || { cat "$OUT/onyx.log" >&2; exit 1; }

@@ -6,7 +6,7 @@
 # the poller never sees a half-written file). Prints the answers per version, the errors, and the time from the
 # drop to the first answer from version 2; exits non-zero on any error or if version 2 was not served in time.
 #
-#   benchmarks/serve_new_version.sh     # CLIENTS=16 SECONDS_PER_RUN=20 DROP_AFTER=8 POLL=1 SKIP_BUILD=1
+#   benchmarks/serve_new_version.sh     # CLIENTS=16 SECONDS_PER_RUN=20 DROP_AFTER=8 POLL=1 SKIP_BUILD=1 ONYX=path/to/onyx
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-16}; SECS=${SECONDS_PER_RUN:-20}; DROP_AFTER=${DROP_AFTER:-8}; POLL=${POLL:-1}
@@ -23,7 +23,7 @@ cp Examples/models/digits_cnn/config.pbtxt "$REPO/digits_cnn/"
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
-.build/release/onyx serve --model-repository "$REPO" --http-port "$PORT" --grpc-port off \
+"${ONYX:-.build/release/onyx}" serve --model-repository "$REPO" --http-port "$PORT" --grpc-port off \
   --model-control-mode poll --repository-poll-secs "$POLL" >"$OUT/onyx.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null 2>&1 && break; sleep 1; done
