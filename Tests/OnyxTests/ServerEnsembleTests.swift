@@ -137,6 +137,29 @@ import Testing
         }
     }
 
+    @Test func pollModeNewMemberVersionServesTheEnsemble() async throws {
+        try await ServerTests.withServer(mode: .poll, examples: Self.bundled) { c, repo in
+            let x = try Self.npy("digits.npy")
+            #expect(try await Self.infer(c, "digits_cnn_pipeline", "X", x).0 == 200)
+            // A new version of a member: the pipeline's next requests run on it, none fails meanwhile.
+            let v2 = repo.appendingPathComponent("digits_cnn/2")
+            let tmp = repo.appendingPathComponent("digits_cnn/.incoming")
+            try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: repo.appendingPathComponent("digits_cnn/1/model.onnx"), to: tmp.appendingPathComponent("model.onnx"))
+            try FileManager.default.moveItem(at: tmp, to: v2)
+            var served = false
+            for _ in 0..<40 {
+                let (s, o, _) = try await Self.infer(c, "digits_cnn_pipeline", "X", x)
+                #expect(s == 200)
+                Self.expectClose(o["probabilities"] ?? [], try Self.npy("digits_cnn_expected_probabilities.npy"), "pipeline during reload")
+                let (_, st) = try await c.get("/v2/models/digits_cnn/versions/2/stats")
+                if let n = st?["model_stats"]?.arrayValue?.first?["inference_count"]?.int64Value, n > 0 { served = true; break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(served, "the pipeline never ran on digits_cnn version 2")
+        }
+    }
+
     static let badConfigs: [(String, String)] = [
         ("platform: \"ensemble\" input [ { name: \"X\" data_type: TYPE_FP32 dims: [ 4 ] } ] output [ { name: \"Y\" data_type: TYPE_FP32 dims: [ 4 ] } ]",
          "ensemble_scheduling"),
