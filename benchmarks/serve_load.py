@@ -6,6 +6,9 @@ for T seconds (plus a bounded request count). Prints one JSON object: throughput
 percentiles and errors. Loopback URLs only.
 
     python serve_load.py --url http://127.0.0.1:18100 --model digits_mlp --clients 64 --seconds 30
+    python serve_load.py --model digits_cnn --input image --row-shape 1,8,8 --clients 16 --seconds 20
+The output also counts the answers per model_version and the wall-clock time (time.time()) of the first answer
+from each version, so a run can show when a new version started serving.
 """
 import argparse
 import asyncio
@@ -25,11 +28,14 @@ def percentile(sorted_values, q):
     return sorted_values[k]
 
 
-def make_body(batch, seed):
+def make_body(batch, seed, name="X", row_shape=(64,)):
     rng = random.Random(seed)
-    data = [float(rng.randint(0, 16)) for _ in range(batch * 64)]  # digits pixels are 0..16
+    n = 1
+    for d in row_shape:
+        n *= d
+    data = [float(rng.randint(0, 16)) for _ in range(batch * n)]  # digits pixels are 0..16
     return json.dumps({
-        "inputs": [{"name": "X", "shape": [batch, 64], "datatype": "FP32", "data": data}],
+        "inputs": [{"name": name, "shape": [batch, *row_shape], "datatype": "FP32", "data": data}],
     }).encode()
 
 
@@ -47,6 +53,9 @@ async def client(session, url, bodies, deadline, max_requests, state):
                 if ok:
                     out = json.loads(payload)
                     ok = isinstance(out.get("outputs"), list) and len(out["outputs"]) > 0
+                    v = str(out.get("model_version", "?"))
+                    state["versions"][v] = state["versions"].get(v, 0) + 1
+                    state["first_seen"].setdefault(v, time.time())
                 if not ok:
                     state["errors"] += 1
                     if len(state["error_samples"]) < 3:
@@ -65,8 +74,9 @@ async def run(args):
     if host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("serve_load.py only targets loopback URLs")
     url = f"{args.url.rstrip('/')}/v2/models/{args.model}/infer"
-    bodies = [make_body(args.batch, s) for s in range(16)]
-    state = {"sent": 0, "errors": 0, "latencies": [], "error_samples": []}
+    row_shape = tuple(int(d) for d in args.row_shape.split(","))
+    bodies = [make_body(args.batch, s, args.input, row_shape) for s in range(16)]
+    state = {"sent": 0, "errors": 0, "latencies": [], "error_samples": [], "versions": {}, "first_seen": {}}
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     connector = aiohttp.TCPConnector(limit=args.clients, force_close=False)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -99,6 +109,8 @@ async def run(args):
         "p99_ms": ms(percentile(lat, 0.99)),
         "max_ms": ms(lat[-1] if lat else None),
         "error_samples": state["error_samples"],
+        "versions": state["versions"],
+        "first_seen": state["first_seen"],
     }
 
 
@@ -109,6 +121,8 @@ def main():
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--batch", type=int, default=1, help="rows per request")
+    p.add_argument("--input", default="X", help="input tensor name")
+    p.add_argument("--row-shape", default="64", help="shape of one row, comma-separated (e.g. 1,8,8)")
     p.add_argument("--max-requests", type=int, default=5_000_000, help="hard cap on requests sent")
     p.add_argument("--request-timeout", type=float, default=30)
     args = p.parse_args()

@@ -12,8 +12,13 @@ Writes a Triton-layout repository:
 - badconfig/1/model.onnx + a config.pbtxt with a syntax error;
 - slow_queue/1/model.onnx (identity) whose batcher waits 1 s for a batch of 8 and queues at most 1 request, so a
   second request is rejected (queue full) and a request with a short timeout expires in the queue.
-The digits MLP is copied from Examples/models by the tests themselves.
+- vote_col{0,1,2}/1/model.onnx: X int64 [batch, 3] -> Y int64 [batch], column i (Gather), no config;
+  vote3/config.pbtxt: an Onyx combining ensemble (combine: vote) of the three; vote_input.npy and
+  vote_expected.npy: a batch of rows and numpy's majority vote of the columns (ties: the smallest value);
+- ens_missing/config.pbtxt: an ensemble whose member does not exist (must be UNAVAILABLE with the reason).
+The bundled examples (digits MLP, CNN, pipeline, ensemble) are copied from Examples/models by the tests themselves.
 """
+import numpy as np
 import os
 import sys
 
@@ -96,4 +101,44 @@ dynamic_batching {
   max_queue_delay_microseconds: 1000000
   default_queue_policy { max_queue_size: 1 }
 }
+""")
+
+for i in range(3):
+    xi = helper.make_tensor_value_info("X", TensorProto.INT64, ["batch", 3])
+    yi = helper.make_tensor_value_info("Y", TensorProto.INT64, ["batch"])
+    idx = helper.make_tensor("idx", TensorProto.INT64, [], [i])
+    g = helper.make_graph([helper.make_node("Gather", ["X", "idx"], ["Y"], axis=1)], f"vote_col{i}", [xi], [yi], [idx])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+         os.path.join(out, f"vote_col{i}/1/model.onnx"))
+os.makedirs(os.path.join(out, "vote3/1"), exist_ok=True)
+open(os.path.join(out, "vote3/1/.keep"), "w").close()
+steps = ",\n".join(f"""    {{ model_name: "vote_col{i}" model_version: -1 input_map {{ key: "X" value: "X" }} output_map {{ key: "Y" value: "label" }} }}"""
+                   for i in range(3))
+with open(os.path.join(out, "vote3/config.pbtxt"), "w") as f:
+    f.write(f"""name: "vote3"
+platform: "ensemble"
+max_batch_size: 8
+input [ {{ name: "X", data_type: TYPE_INT64, dims: [ 3 ] }} ]
+output [ {{ name: "label", data_type: TYPE_INT64, dims: [ ] }} ]
+parameters {{ key: "combine" value {{ string_value: "vote" }} }}
+ensemble_scheduling {{
+  step [
+{steps}
+  ]
+}}
+""")
+rows = np.array([[1, 1, 2], [3, 2, 2], [5, 4, 6], [7, 7, 7], [0, 9, 0], [8, 3, 3], [-4, 2, -4]], dtype=np.int64)
+expected = np.array([np.argmax(np.bincount(r - r.min())) + r.min() for r in rows], dtype=np.int64)
+np.save(os.path.join(out, "vote_input.npy"), rows)
+np.save(os.path.join(out, "vote_expected.npy"), expected)
+
+os.makedirs(os.path.join(out, "ens_missing/1"), exist_ok=True)
+open(os.path.join(out, "ens_missing/1/.keep"), "w").close()
+with open(os.path.join(out, "ens_missing/config.pbtxt"), "w") as f:
+    f.write("""name: "ens_missing"
+platform: "ensemble"
+max_batch_size: 8
+input [ { name: "X", data_type: TYPE_FP32, dims: [ 4 ] } ]
+output [ { name: "Y", data_type: TYPE_FP32, dims: [ 4 ] } ]
+ensemble_scheduling { step [ { model_name: "no_such_model" model_version: -1 input_map { key: "X" value: "X" } output_map { key: "Y" value: "Y" } } ] }
 """)

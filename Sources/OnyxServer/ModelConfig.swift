@@ -103,6 +103,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var dynamicBatching: DynamicBatchingConfig?
     public var instanceCount: Int = 1
     public var versionPolicy: VersionPolicy = .latest(1)
+    /// `platform: "ensemble"`: the steps (members) and how they combine.
+    public var ensemble: EnsembleConfig?
     /// Fields given explicitly (so completion from the model knows what to fill in).
     var hasMaxBatchSize = false
 
@@ -208,6 +210,20 @@ public struct ModelConfig: Sendable, Equatable {
                 throw ServeError.bad("version_policy must be latest, all or specific")
             }
         }
+        if platform == "ensemble" {
+            ensemble = try EnsembleConfig.parse(tree)
+            backend = ""
+        }
+    }
+
+    /// An ensemble's config is not completed from a model: it must list its inputs and outputs, and its steps must
+    /// fit them (the members themselves are checked when they run).
+    public func completedEnsemble() throws -> ModelConfig {
+        guard let e = ensemble else { throw ServeError.bad("not an ensemble") }
+        try e.validate(self)
+        var c = self
+        c.dynamicBatching = nil
+        return c
     }
 
     /// Fills what the config leaves out from the model, and checks what it gives against the model.
@@ -298,6 +314,11 @@ public struct ModelConfig: Sendable, Equatable {
                     ("max_queue_size", .int(d.maxQueueSize)),
                 ])),
             ])))
+        }
+        if let e = ensemble {
+            kv.append(("ensemble_scheduling", e.json))
+            kv.append(("parameters", .object([("combine", .object([("string_value", .string(e.combine.rawValue))]))])))
+            return .object(kv)
         }
         kv.append(("instance_group", .array([.object([
             ("name", .string(name)), ("kind", .string("KIND_CPU")), ("count", .int(instanceCount)),

@@ -9,16 +9,22 @@ struct InferRequest: Sendable {
     var outputs: [String] = []
     /// Per-request timeout (`timeout` parameter), microseconds.
     var timeoutMicroseconds: Int?
+    /// How many ensembles this request is nested in (0 for a client's request).
+    var depth = 0
 }
 
-/// A loaded, servable model version.
+/// A loaded, servable model version: an ONNX model with its scheduler, or an ensemble of other models.
 final class ModelVersion: Sendable {
     let name: String
     let version: Int
     let config: ModelConfig
-    let session: InferenceSession
+    /// The ONNX session (nil for an ensemble).
+    let session: InferenceSession?
     let stats: ModelStats
-    let scheduler: Scheduler
+    /// The model's queue and batcher (nil for an ensemble, whose members have their own).
+    let scheduler: Scheduler?
+    /// Set for `platform: "ensemble"`.
+    let ensemble: EnsembleRunner?
     /// Identity of the files it was loaded from (to notice changes when polling).
     let fingerprint: String
 
@@ -26,7 +32,21 @@ final class ModelVersion: Sendable {
         self.name = name; self.version = version; self.config = config; self.session = session; self.stats = stats
         self.fingerprint = fingerprint
         self.scheduler = Scheduler(session: session, config: config, stats: stats)
+        self.ensemble = nil
     }
+
+    init(name: String, version: Int, config: ModelConfig, ensemble: EnsembleRunner, stats: ModelStats, fingerprint: String) {
+        self.name = name; self.version = version; self.config = config; self.session = nil; self.stats = stats
+        self.fingerprint = fingerprint
+        self.scheduler = nil
+        self.ensemble = ensemble
+    }
+
+    /// Stops the workers after the queue drains (nothing to stop for an ensemble).
+    func retire() { scheduler?.retire() }
+
+    /// Whether this version was replaced or unloaded (its queue accepts nothing new).
+    var isRetired: Bool { scheduler?.isRetired ?? false }
 
     /// Metadata shape of a config tensor: with batching, a leading -1.
     func metadataShape(_ t: TensorConfig) -> [Int] { config.maxBatchSize > 0 ? [-1] + t.dims : t.dims }
@@ -88,6 +108,19 @@ final class ModelVersion: Sendable {
         do {
             let batch = try validate(r)
             let outNames = r.outputs.isEmpty ? config.outputs.map(\.name) : r.outputs
+            guard let scheduler else {
+                guard let ensemble else { throw ServeError(.internalError, "model '\(name)' has neither a session nor members") }
+                let t0 = nowNs()
+                let res = try await ensemble.run(r, outputs: outNames, inputNames: config.inputs.map(\.name))
+                stats.executionDone(batchSize: batch, requests: 1, inputNs: 0, inferNs: nowNs() &- t0, outputNs: 0)
+                var out: [(String, Tensor)] = []
+                for n in outNames {
+                    guard let t = res[n] else { throw ServeError(.internalError, "the ensemble produced no output '\(n)'") }
+                    out.append((n, t))
+                }
+                stats.requestDone(success: true, totalNs: nowNs() &- start, queueNs: 0)
+                return out
+            }
             // Requests batch together only when every non-batch dimension and the requested outputs agree.
             var key = ""
             if config.maxBatchSize > 0 {

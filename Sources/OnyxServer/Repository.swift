@@ -53,8 +53,20 @@ final class ModelRepository: Sendable {
 
     // MARK: Lookup
 
-    /// The version a request addresses: the given one, or the highest ready version.
+    /// The version a request addresses: the given one, or the highest ready version. An ensemble whose members
+    /// are not all ready is unavailable, with the first missing member as the reason.
     func version(_ model: String, _ version: String?) throws -> ModelVersion {
+        let mv = try lookup(model, version)
+        if let e = mv.ensemble {
+            do { try e.checkMembers(depth: 0) } catch let err as ServeError {
+                throw ServeError(.unavailable, "model '\(model)' is not ready: \(err.message)")
+            }
+        }
+        return mv
+    }
+
+    /// The loaded version a request addresses, without checking an ensemble's members.
+    func lookup(_ model: String, _ version: String?) throws -> ModelVersion {
         let entry = state.withLock { $0[model] }
         guard let entry else { throw ServeError(.notFound, "unknown model '\(model)'") }
         if let version {
@@ -108,7 +120,16 @@ final class ModelRepository: Sendable {
             }
             for (v, st) in e.versions.sorted(by: { $0.key < $1.key }) {
                 switch st {
-                case .ready: out.append(.object([("name", .string(n)), ("version", .string(String(v))), ("state", .string("READY")), ("reason", .string(""))]))
+                case .ready(let mv):
+                    var reason = ""
+                    if let e = mv.ensemble {
+                        do { try e.checkMembers(depth: 0) } catch { reason = "\(error)" }
+                    }
+                    if reason.isEmpty {
+                        out.append(.object([("name", .string(n)), ("version", .string(String(v))), ("state", .string("READY")), ("reason", .string(""))]))
+                    } else if !readyOnly {
+                        out.append(.object([("name", .string(n)), ("version", .string(String(v))), ("state", .string("UNAVAILABLE")), ("reason", .string(reason))]))
+                    }
                 case .unavailable(let r):
                     if !readyOnly { out.append(.object([("name", .string(n)), ("version", .string(String(v))), ("state", .string("UNAVAILABLE")), ("reason", .string(r))])) }
                 }
@@ -142,6 +163,19 @@ final class ModelRepository: Sendable {
         return dir
     }
 
+    /// Numeric version directories holding a model.onnx (any numeric directory for an ensemble).
+    static func versionsOnDisk(_ dir: String, ensemble: Bool) -> [Int] {
+        let items = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return items.compactMap { n -> Int? in
+            guard !n.isEmpty, n.allSatisfy(\.isASCII), n.allSatisfy(\.isNumber), let v = Int(n), v >= 0 else { return nil }
+            if ensemble {
+                var isDir: ObjCBool = false
+                return FileManager.default.fileExists(atPath: dir + "/\(n)", isDirectory: &isDir) && isDir.boolValue ? v : nil
+            }
+            return FileManager.default.fileExists(atPath: dir + "/\(n)/model.onnx") ? v : nil
+        }
+    }
+
     static func fileStamp(_ path: String) -> String? {
         guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         let size = (a[.size] as? NSNumber)?.intValue ?? -1
@@ -167,9 +201,27 @@ final class ModelRepository: Sendable {
         defer { loadLock.unlock() }
         _ = try modelDirectory(name)
         loadLocked(name, configOverride: configOverride)
+        loadMembersLocked(name, depth: 0)
         if let err = state.withLock({ $0[name]?.error }) { throw ServeError.bad("failed to load '\(name)': \(err)") }
         let ready = (try? isReady(name, nil)) ?? false
         if !ready { throw ServeError.bad("failed to load '\(name)': \((try? version(name, nil)).map { _ in "" } ?? reasonText(name))") }
+    }
+
+    /// Loading an ensemble also loads its members that are not loaded yet (as Triton does in explicit mode).
+    func loadMembersLocked(_ name: String, depth: Int) {
+        guard depth < EnsembleRunner.maxDepth else { return }
+        let members = state.withLock { s -> [String] in
+            var out: [String] = []
+            for (_, v) in s[name]?.versions ?? [:] {
+                if case .ready(let mv) = v, let e = mv.ensemble { out += e.config.steps.map(\.modelName) }
+            }
+            return out
+        }
+        for m in Set(members).sorted() where state.withLock({ $0[m] == nil }) {
+            guard (try? modelDirectory(m)) != nil else { continue }
+            loadLocked(m)
+            loadMembersLocked(m, depth: depth + 1)
+        }
     }
 
     func reasonText(_ name: String) -> String {
@@ -188,14 +240,14 @@ final class ModelRepository: Sendable {
 
     func unloadLocked(_ name: String) {
         let old = state.withLock { $0.removeValue(forKey: name) }
-        for (_, v) in old?.versions ?? [:] { if case .ready(let mv) = v { mv.scheduler.retire() } }
+        for (_, v) in old?.versions ?? [:] { if case .ready(let mv) = v { mv.retire() } }
         logger.info("unloaded model", metadata: ["model": "\(name)"])
     }
 
     /// Stops every model's workers after their queues drain.
     func retireAll() {
         let all = state.withLock { s -> [Entry] in let v = Array(s.values); s.removeAll(); return v }
-        for e in all { for (_, v) in e.versions { if case .ready(let mv) = v { mv.scheduler.retire() } } }
+        for e in all { for (_, v) in e.versions { if case .ready(let mv) = v { mv.retire() } } }
     }
 
     func loadLocked(_ name: String, configOverride: String? = nil) {
@@ -229,11 +281,7 @@ final class ModelRepository: Sendable {
             return
         }
         // Versions present on disk.
-        let items = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        let onDisk = items.compactMap { n -> Int? in
-            guard !n.isEmpty, n.allSatisfy(\.isASCII), n.allSatisfy(\.isNumber), let v = Int(n), v >= 0 else { return nil }
-            return FileManager.default.fileExists(atPath: dir.path + "/\(n)/model.onnx") ? v : nil
-        }.sorted(by: >)
+        let onDisk = Self.versionsOnDisk(dir.path, ensemble: config.ensemble != nil).sorted(by: >)
         var candidates: [Int]
         var wanted = Int.max
         switch config.versionPolicy {
@@ -245,7 +293,16 @@ final class ModelRepository: Sendable {
             candidates = candidates.filter { onDisk.contains($0) }
         }
         if onDisk.isEmpty {
-            entry.error = "no version directory with a model.onnx in '\(name)'"
+            entry.error = config.ensemble != nil ? "no version directory in ensemble '\(name)'" : "no version directory with a model.onnx in '\(name)'"
+        }
+        var ensembleConfig: ModelConfig? = nil
+        if config.ensemble != nil {
+            do { ensembleConfig = try config.completedEnsemble() } catch {
+                entry.error = "\(error)"
+                entry.fingerprint = "config:" + configText
+                commit(name, entry, previous)
+                return
+            }
         }
         entry.seen = Set(onDisk)
         var fp = "config:" + configText
@@ -258,6 +315,14 @@ final class ModelRepository: Sendable {
             if case .ready(let mv)? = previous?.versions[v], mv.fingerprint == stamp {
                 entry.versions[v] = .ready(mv)
                 ready += 1
+                continue
+            }
+            if let ec = ensembleConfig, let e = ec.ensemble {
+                let stats = ModelStats(name: name, version: v, registry: registry)
+                let runner = EnsembleRunner(name: name, config: e, repository: self)
+                entry.versions[v] = .ready(ModelVersion(name: name, version: v, config: ec, ensemble: runner, stats: stats, fingerprint: stamp))
+                ready += 1
+                logger.info("loaded ensemble", metadata: ["model": "\(name)", "version": "\(v)", "steps": "\(e.steps.map(\.modelName))"])
                 continue
             }
             do {
@@ -283,7 +348,7 @@ final class ModelRepository: Sendable {
         for (v, s) in previous?.versions ?? [:] {
             guard case .ready(let old) = s else { continue }
             if case .ready(let new)? = entry.versions[v], new === old { continue }
-            old.scheduler.retire()
+            old.retire()
         }
     }
 
@@ -304,11 +369,8 @@ final class ModelRepository: Sendable {
         let cfg = (try? String(contentsOf: dir.appendingPathComponent("config.pbtxt"), encoding: .utf8))
             ?? (try? String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8)) ?? ""
         guard e.fingerprint.hasPrefix("config:" + cfg) else { return true }
-        let items = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        let onDisk = Set(items.compactMap { n -> Int? in
-            guard !n.isEmpty, n.allSatisfy(\.isASCII), n.allSatisfy(\.isNumber), let v = Int(n) else { return nil }
-            return FileManager.default.fileExists(atPath: dir.path + "/\(n)/model.onnx") ? v : nil
-        })
+        let isEnsemble = (try? ModelConfig.parse(cfg, json: !cfg.isEmpty && cfg.first == "{", defaultName: name))?.ensemble != nil
+        let onDisk = Set(Self.versionsOnDisk(dir.path, ensemble: isEnsemble))
         if onDisk != e.seen { return true }
         let known = Set(e.versions.keys)
         for v in known {

@@ -94,6 +94,12 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Stops the workers once the queue is drained (in-flight and queued requests still complete).
+    var isRetired: Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        return stopping
+    }
+
     func retire() {
         cond.lock()
         stopping = true

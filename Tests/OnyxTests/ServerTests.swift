@@ -13,10 +13,12 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("Examples")
 
     /// A fresh copy of the fixture repository (tests may modify it).
-    static func makeRepository() throws -> URL {
+    static func makeRepository(examples names: [String] = ["digits_mlp"]) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onyx-serve-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: Fixtures.url("serve"), to: dir)
-        try FileManager.default.copyItem(at: examples.appendingPathComponent("models/digits_mlp"), to: dir.appendingPathComponent("digits_mlp"))
+        for n in names {
+            try FileManager.default.copyItem(at: examples.appendingPathComponent("models/\(n)"), to: dir.appendingPathComponent(n))
+        }
         return dir
     }
 
@@ -52,8 +54,9 @@ import Testing
 
     /// Runs `body` against a started server; stops the server afterwards.
     static func withServer(mode: ModelControlMode = .none, maxRequestBytes: Int = 64 << 20, token: String? = nil,
+                           examples: [String] = ["digits_mlp"],
                            _ body: @Sendable (Client, URL) async throws -> Void) async throws {
-        let repo = try makeRepository()
+        let repo = try makeRepository(examples: examples)
         defer { try? FileManager.default.removeItem(at: repo) }
         var o = ServeOptions(repository: repo.path)
         o.httpPort = 0
