@@ -254,6 +254,20 @@ import Testing
         #expect(ops == ["Transpose", "Relu", "Reshape"], "\(ops)")
     }
 
+    // MARK: Real exports
+
+    /// The PyTorch exports of transformers' BERT and GPT-2 (scripts/make_torch_fixtures.py): the passes fire on
+    /// them; ExportedModelTests checks the optimized outputs (the default level is all) against onnxruntime.
+    @Test(arguments: [("bert", ["FusedAttention": 2, "SkipLayerNormalization": 5]),
+                      ("gpt2", ["FusedAttention": 2, "Gelu": 2])])
+    func torchExports(name: String, expected: [String: Int]) throws {
+        let model = try ONNXModel.load(path: Fixtures.url("torch/\(name)/model.onnx").path)
+        let ops = try GraphOptimizer.optimizeModel(model, level: .all).graph.nodes.map(\.opType)
+        let counts = Dictionary(grouping: ops, by: { $0 }).mapValues(\.count)
+        for (op, n) in expected { #expect(counts[op] == n, "\(name): \(op) in \(counts)") }
+        for gone in ["Softmax", "Erf", "Tanh", "Pow", "Transpose"] { #expect(counts[gone] == nil, "\(name): \(gone) in \(counts)") }
+    }
+
     // MARK: BERT-base (benchmarks/make_models.py), when generated
 
     @Test func bertBase() throws {
