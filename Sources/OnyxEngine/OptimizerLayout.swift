@@ -68,10 +68,15 @@ extension GraphOptimizer {
                 if let inShape = staticShape(n.inputs[0]), !ix.protected.contains(out) {
                     var resolved = target.map { Int($0) }
                     for (k, v) in resolved.enumerated() where v == 0 && allowZero == 0 { resolved[k] = k < inShape.count ? inShape[k] : -2 }
-                    let known = resolved.filter { $0 >= 0 }.reduce(1, *)
-                    if resolved.filter({ $0 == -1 }).count == 1, known > 0 {
-                        let total = inShape.reduce(1, *)
-                        if let k = resolved.firstIndex(of: -1), total % known == 0 { resolved[k] = total / known }
+                    // Products of file data: overflow means "don't know", never a trap.
+                    func product(_ v: [Int]) -> Int? {
+                        var p = 1
+                        for d in v { let r = p.multipliedReportingOverflow(by: d); if r.overflow { return nil }; p = r.partialValue }
+                        return p
+                    }
+                    if resolved.filter({ $0 == -1 }).count == 1, let known = product(resolved.filter { $0 >= 0 }), known > 0,
+                       let total = product(inShape), let k = resolved.firstIndex(of: -1), total % known == 0 {
+                        resolved[k] = total / known
                     }
                     if resolved == inShape { rename[out] = n.inputs[0]; nodes[i] = nil; changed = true }
                 }
