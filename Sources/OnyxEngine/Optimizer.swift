@@ -13,10 +13,16 @@ public struct GraphOptimizer: Sendable {
         g = foldConstants(g)
         g = foldBatchNorm(g)
         if level == .extended || level == .all {
+            g = eliminateLayout(g)
+            g = fuseLayerNorm(g)
+            g = fuseGelu(g)
+            g = fuseSkipLayerNorm(g)
+            g = fuseAttention(g)
             g = fuseLinear(g)
             g = fuseMatMulBias(g)
             g = fuseResidual(g)
             g = fuseActivation(g)
+            g = fuseGeluEpilogue(g)
         }
         g = removeUnusedInitializers(g)
         return g

@@ -7,4 +7,5 @@ let operatorFamilies: [@Sendable (inout OperatorTable) -> Void] = [
     ControlFlowOps.register,
     MLOps.register,
     FusedOps.register,
+    TransformerFusedOps.register,
 ]
