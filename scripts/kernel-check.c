@@ -77,9 +77,9 @@ static double gelu_tanh_d(double x) { return x / (1.0 + exp(-2.0 * sqrt(2.0 / M_
 static void check_vmath(uint32_t stride) {
     // The bounds stated in vmath.c.
     fn_t fns[] = {
-        {"exp", onyx_vexp, exp, 2.0e-7, 1.5e-45}, {"tanh", onyx_vtanh, tanh, 2.0e-7, 1.0e-7},
-        {"erf", onyx_verf, erf, 3.5e-7, 3.0e-7}, {"sigmoid", onyx_vsigmoid, sigmoid_d, 2.0e-7, 1.0e-7},
-        {"gelu_erf", onyx_vgelu_erf, gelu_erf_d, 6.0e-7, 2.0e-7}, {"gelu_tanh", onyx_vgelu_tanh, gelu_tanh_d, 3.0e-7, 1.5e-7},
+        {"exp", onyx_vexp, exp, 1.0e-7, 1.5e-45}, {"tanh", onyx_vtanh, tanh, 1.6e-7, 9.0e-8},
+        {"erf", onyx_verf, erf, 4.5e-7, 2.2e-7}, {"sigmoid", onyx_vsigmoid, sigmoid_d, 1.7e-7, 9.0e-8},
+        {"gelu_erf", onyx_vgelu_erf, gelu_erf_d, 6.5e-7, 2.2e-7}, {"gelu_tanh", onyx_vgelu_tanh, gelu_tanh_d, 2.8e-7, 1.4e-7},
     };
     enum { B = 4096 };
     static float xs[B], ys[B];
