@@ -1,5 +1,6 @@
 // Single-precision GEMM: packed panels, 6x16 AVX2+FMA micro-kernel, portable fallback.
 #include "onyx_kernels.h"
+#include "onyx_vmath.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,10 @@
 #include <immintrin.h>
 #include <cpuid.h>
 #define ONYX_X86 1
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#define ONYX_NEON 1
 #endif
 
 // ONYX_ISA=avx2 or ONYX_ISA=scalar caps the kernels chosen at run time, so every path can be tested on one machine.
@@ -71,7 +76,53 @@ static void pack_b(int transB, const float *b, size_t ldb, size_t p0, size_t kc,
     }
 }
 
+#ifdef ONYX_NEON
+// NEON is baseline on arm64; ONYX_ISA=scalar still selects the portable loops.
+static int neon_on(void) {
+    static int cached = -1;
+    if (cached < 0) cached = !isa_capped("scalar");
+    return cached;
+}
+
+// 6x16 NEON micro-kernel over the same packed panels as the AVX2 one (6-row A panels, 16-column B panels), so
+// packing and the packed-weight sizes are shared across architectures: 24 q-register accumulators, 4 B vectors
+// and the 6 A values (one q and one d register), each A value applied by lane with vfmaq_laneq_f32.
+// Writes the 6x16 product to acc (row-major, like kernel_ref).
+static void kernel_neon(size_t kc, const float *ap, const float *bp, float *acc) {
+    float32x4_t c00 = vdupq_n_f32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    float32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    float32x4_t c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    for (size_t p = 0; p < kc; p++) {
+        float32x4_t b0 = vld1q_f32(bp), b1 = vld1q_f32(bp + 4), b2 = vld1q_f32(bp + 8), b3 = vld1q_f32(bp + 12);
+        float32x4_t a = vld1q_f32(ap);
+        float32x2_t a45 = vld1_f32(ap + 4);
+        c00 = vfmaq_laneq_f32(c00, b0, a, 0); c01 = vfmaq_laneq_f32(c01, b1, a, 0);
+        c02 = vfmaq_laneq_f32(c02, b2, a, 0); c03 = vfmaq_laneq_f32(c03, b3, a, 0);
+        c10 = vfmaq_laneq_f32(c10, b0, a, 1); c11 = vfmaq_laneq_f32(c11, b1, a, 1);
+        c12 = vfmaq_laneq_f32(c12, b2, a, 1); c13 = vfmaq_laneq_f32(c13, b3, a, 1);
+        c20 = vfmaq_laneq_f32(c20, b0, a, 2); c21 = vfmaq_laneq_f32(c21, b1, a, 2);
+        c22 = vfmaq_laneq_f32(c22, b2, a, 2); c23 = vfmaq_laneq_f32(c23, b3, a, 2);
+        c30 = vfmaq_laneq_f32(c30, b0, a, 3); c31 = vfmaq_laneq_f32(c31, b1, a, 3);
+        c32 = vfmaq_laneq_f32(c32, b2, a, 3); c33 = vfmaq_laneq_f32(c33, b3, a, 3);
+        c40 = vfmaq_lane_f32(c40, b0, a45, 0); c41 = vfmaq_lane_f32(c41, b1, a45, 0);
+        c42 = vfmaq_lane_f32(c42, b2, a45, 0); c43 = vfmaq_lane_f32(c43, b3, a45, 0);
+        c50 = vfmaq_lane_f32(c50, b0, a45, 1); c51 = vfmaq_lane_f32(c51, b1, a45, 1);
+        c52 = vfmaq_lane_f32(c52, b2, a45, 1); c53 = vfmaq_lane_f32(c53, b3, a45, 1);
+        ap += MR;
+        bp += NR;
+    }
+#define ST(r, x0, x1, x2, x3) \
+    vst1q_f32(acc + r * NR, x0); vst1q_f32(acc + r * NR + 4, x1); vst1q_f32(acc + r * NR + 8, x2); vst1q_f32(acc + r * NR + 12, x3);
+    ST(0, c00, c01, c02, c03) ST(1, c10, c11, c12, c13) ST(2, c20, c21, c22, c23)
+    ST(3, c30, c31, c32, c33) ST(4, c40, c41, c42, c43) ST(5, c50, c51, c52, c53)
+#undef ST
+}
+#endif
+
 static void kernel_ref(size_t kc, const float *ap, const float *bp, float *acc /* MR*NR */) {
+#ifdef ONYX_NEON
+    if (neon_on()) { kernel_neon(kc, ap, bp, acc); return; }
+#endif
     for (size_t i = 0; i < MR * NR; i++) acc[i] = 0;
     for (size_t p = 0; p < kc; p++)
         for (size_t r = 0; r < MR; r++) {
@@ -133,6 +184,7 @@ void onyx_sgemm(int transA, int transB, size_t m, size_t n, size_t k, float alph
     }
     if (k == 0 || alpha == 0.0f) return;
     int fast = onyx_cpu_has_avx2_fma();
+    (void)fast;   // unused where there is no x86 path
     size_t ncb = n < NC ? n : NC;
     size_t kcb = k < KC ? k : KC;
     float *bpack = aligned_alloc(64, ((ncb + NR - 1) / NR) * NR * kcb * sizeof(float) + 64);
@@ -253,6 +305,13 @@ static inline float act_scalar(float v, int act, float p0, float p1) {
 
 void onyx_activation(float *x, size_t n, int act, float p0, float p1) {
     if (act == 0) return;
+    switch (act) {   // the transcendental ones through the vector math of vmath.c
+    case 4: onyx_vsigmoid(x, x, n); return;
+    case 5: onyx_vtanh(x, x, n); return;
+    case 8: onyx_vswish(x, x, n, 1.0f); return;
+    case 9: onyx_vgelu_erf(x, x, n); return;
+    default: break;
+    }
     for (size_t i = 0; i < n; i++) x[i] = act_scalar(x[i], act, p0, p1);
 }
 
@@ -290,7 +349,9 @@ static void kernel_ref_packed(size_t kc, const float *ap, const float *bp, float
 __attribute__((target("avx2,fma")))
 static void store_tile_avx2(const float *tmp, float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
                             size_t i, size_t j, const onyx_epilogue *ep) {
-    int vec_act = !ep || ep->act <= 3;
+    // Sigmoid, tanh, SiLU and GELU: bias / residual here, then the row through the vector math (onyx_activation).
+    int vm_act = ep && (ep->act == 4 || ep->act == 5 || ep->act == 8 || ep->act == 9);
+    int vec_act = !ep || ep->act <= 3 || vm_act;
     if (cols != NR || !vec_act) {
         tile_store_scalar(tmp, c, ldc, rows, cols, load, last, i, j, ep);
         return;
@@ -325,6 +386,7 @@ static void store_tile_avx2(const float *tmp, float *c, size_t ldc, size_t rows,
             }
         }
         _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+        if (last && vm_act) onyx_activation(cr, NR, ep->act, ep->p0, ep->p1);
     }
 }
 
@@ -438,6 +500,10 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
 }
 #endif
 
+#ifndef ONYX_X86
+int onyx_cpu_has_avx512(void) { return 0; }
+#endif
+
 #define PMC 144
 #define PKC 256
 #define PNC 1024
@@ -458,6 +524,7 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
         return;
     }
     int fast = onyx_cpu_has_avx2_fma();
+    (void)fast;   // unused where there is no x86 path
 #ifdef ONYX_X86
     if (onyx_cpu_has_avx512()) {
         // Zero panels beyond m / n are packed as zeros, so a 12x32 block may read one panel past a partial edge

@@ -1,4 +1,5 @@
 import OnyxTensor
+import OnyxKernels
 
 // Activation functions (float types; Relu also takes signed integers) and Clip.
 
@@ -45,6 +46,7 @@ struct CeluFn: UnaryFn {
 }
 struct SigmoidFn: UnaryFn {
     var name: String { "Sigmoid" }
+    var vector: VMath.Unary? { .sigmoid }
     @inline(__always) func real<C: EWReal>(_ x: C) -> C { ewSigmoid(x) }
 }
 struct HardSigmoidFn: UnaryFn {
@@ -76,6 +78,7 @@ struct ThresholdedReluFn: UnaryFn {
 struct GeluFn: UnaryFn {
     let tanhApprox: Bool
     var name: String { "Gelu" }
+    var vector: VMath.Unary? { tanhApprox ? .geluTanh : .geluErf }
     @inline(__always) func real<C: EWReal>(_ x: C) -> C {
         if tanhApprox {
             let k = C(0.7978845608028654)  // sqrt(2/pi)
@@ -91,6 +94,7 @@ struct MishFn: UnaryFn {
 struct SwishFn: UnaryFn {
     let alpha: Float
     var name: String { "Swish" }
+    var vector: VMath.Unary? { .swish(alpha: alpha) }
     @inline(__always) func real<C: EWReal>(_ x: C) -> C { x * ewSigmoid(C(alpha) * x) }
 }
 struct ShrinkFn: UnaryFn {

@@ -1,4 +1,5 @@
 import OnyxTensor
+import OnyxKernels
 
 // Unary elementwise math operators (Abs ... Erf), IsNaN/IsInf, Not, BitwiseNot, and the generic kernel
 // the activation functions share.
@@ -10,6 +11,8 @@ protocol UnaryFn: Sendable {
     var allowsInt: Bool { get }
     /// Rough per-element cost for the parallel split.
     var cost: Int { get }
+    /// The vectorised float32 implementation (vmath.c), when there is one.
+    var vector: VMath.Unary? { get }
     func real<C: EWReal>(_ x: C) -> C
     func int<I: EWInteger>(_ x: I) -> I
 }
@@ -18,6 +21,7 @@ extension UnaryFn {
     var allowsFloat: Bool { true }
     var allowsInt: Bool { false }
     var cost: Int { 16 }
+    var vector: VMath.Unary? { nil }
     func real<C: EWReal>(_ x: C) -> C { x }
     func int<I: EWInteger>(_ x: I) -> I { x }
 }
@@ -34,11 +38,25 @@ struct UnaryVisitor<F: UnaryFn>: EWNumericVisitor {
     let f: F, x: Tensor, ctx: RunContext
     func real<T: EWFloatStorage>(_: T.Type) throws -> Tensor {
         guard f.allowsFloat else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
+        if T.self == Float.self, let v = f.vector { return try ewUnaryVector(x, v, ctx) }
         return try ewUnary(x, UnaryRealOp<F, T>(f: f), ctx, cost: f.cost)
     }
     func int<T: EWInteger>(_: T.Type) throws -> Tensor {
         guard f.allowsInt else { throw KernelError("\(f.name) does not support type \(T.dtype)") }
         return try ewUnary(x, UnaryIntOp<F, T>(f: f), ctx, cost: f.cost)
+    }
+}
+
+/// A float32 unary function through the vector math kernels, split across threads in contiguous chunks.
+func ewUnaryVector(_ a: Tensor, _ f: VMath.Unary, _ ctx: RunContext) throws -> Tensor {
+    try a.withBuffer(of: Float.self) { ab in
+        ewMakeOutput(Float.self, a.shape) { po in
+            guard let pa = ab.baseAddress else { return }
+            let ia = EWPtr(pa), io = EWPtr(po)
+            ctx.parallelFor(ab.count, cost: 4) { range in
+                VMath.apply(f, ia.p + range.lowerBound, io.p + range.lowerBound, count: range.count)
+            }
+        }
     }
 }
 
@@ -107,7 +125,7 @@ struct BitwiseNotFn: UnaryFn {
 }
 
 /// Transcendental functions: one kernel type per function so that each loop is specialised (no per-element switch).
-struct ExpFn: UnaryFn { var name: String { "Exp" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mExp(x) } }
+struct ExpFn: UnaryFn { var name: String { "Exp" }; var vector: VMath.Unary? { .exp }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mExp(x) } }
 struct LogFn: UnaryFn { var name: String { "Log" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mLog(x) } }
 struct SinFn: UnaryFn { var name: String { "Sin" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mSin(x) } }
 struct CosFn: UnaryFn { var name: String { "Cos" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mCos(x) } }
@@ -117,11 +135,11 @@ struct AcosFn: UnaryFn { var name: String { "Acos" }; @inline(__always) func rea
 struct AtanFn: UnaryFn { var name: String { "Atan" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mAtan(x) } }
 struct SinhFn: UnaryFn { var name: String { "Sinh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mSinh(x) } }
 struct CoshFn: UnaryFn { var name: String { "Cosh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mCosh(x) } }
-struct TanhFn: UnaryFn { var name: String { "Tanh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mTanh(x) } }
+struct TanhFn: UnaryFn { var name: String { "Tanh" }; var vector: VMath.Unary? { .tanh }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mTanh(x) } }
 struct AsinhFn: UnaryFn { var name: String { "Asinh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mAsinh(x) } }
 struct AcoshFn: UnaryFn { var name: String { "Acosh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mAcosh(x) } }
 struct AtanhFn: UnaryFn { var name: String { "Atanh" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mAtanh(x) } }
-struct ErfFn: UnaryFn { var name: String { "Erf" }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mErf(x) } }
+struct ErfFn: UnaryFn { var name: String { "Erf" }; var vector: VMath.Unary? { .erf }; @inline(__always) func real<C: EWReal>(_ x: C) -> C { C.mErf(x) } }
 
 // MARK: - Predicates and boolean
 

@@ -1,4 +1,5 @@
 import OnyxTensor
+import OnyxKernels
 
 /// BatchNormalization, InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization,
 /// LRN, MeanVarianceNormalization, LpNormalization.
@@ -179,6 +180,10 @@ struct RowNormOp: TensorKernel {
             }
             let scale = try expand(s)
             let bias = try b.map { try expand($0) }
+            if x.dtype == .float32, let sf = scale as? [Float] {
+                let (y, m, iv) = try vectorRows(rows: rows, cols: cols, scale: sf, bias: bias.flatMap { $0 as? [Float] })
+                return try outputs(y, m, iv)
+            }
             let eps = C(op.epsilon)
             var meanOut = [C](repeating: 0, count: rows), invOut = [C](repeating: 0, count: rows)
             let isLayer = op.kind == .layer
@@ -217,11 +222,47 @@ struct RowNormOp: TensorKernel {
                     }
                 }
             }
+            return try outputs(y, meanOut, invOut)
+        }
+
+        /// Y, and for LayerNormalization the per-row mean and 1/σ.
+        func outputs<D: NNReal>(_ y: Tensor, _ meanOut: [D], _ invOut: [D]) throws -> [Tensor] {
             if op.kind == .rms { return [y] }
             let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
             let statType: DType = op.stashDouble ? .float64 : (x.dtype == .float64 ? .float64 : .float32)
             return [y, try nnTensor(meanOut, dtype: statType, shape: statShape),
                     try nnTensor(invOut, dtype: statType, shape: statShape)]
+        }
+
+        /// Float32 input: the row kernel of vmath.c (vector sums and scaling), rows split across threads.
+        func vectorRows(rows: Int, cols: Int, scale: [Float], bias: [Float]?) throws -> (Tensor, [Float], [Float]) {
+            var meanOut = [Float](repeating: 0, count: rows), invOut = [Float](repeating: 0, count: rows)
+            let y = Tensor.uninitialized(.float32, shape: x.shape)
+            let eps = Float(op.epsilon), rms = op.kind == .rms
+            try x.withBuffer(of: Float.self) { xb in
+                scale.withUnsafeBufferPointer { sb in
+                    (bias ?? []).withUnsafeBufferPointer { bb in
+                        meanOut.withUnsafeMutableBufferPointer { mb in
+                            invOut.withUnsafeMutableBufferPointer { ib in
+                                guard let xp = xb.baseAddress, let sp = sb.baseAddress, let mp = mb.baseAddress,
+                                      let ip = ib.baseAddress, cols > 0 else { return }
+                                let xs = NNSendableReadPointer(xp), ss = NNSendableReadPointer(sp)
+                                let bs = bias == nil ? nil : bb.baseAddress.map { NNSendableReadPointer($0) }
+                                let ys = NNSendablePointer(y.mutablePointer(Float.self))
+                                let ms = NNSendablePointer(mp), iv = NNSendablePointer(ip)
+                                // Rows are independent: each chunk writes its own rows of Y and the statistics.
+                                ctx.parallelFor(rows, cost: cols * 4) { range in
+                                    let lo = range.lowerBound
+                                    VMath.layerNormRows(xs.p + lo * cols, ys.p + lo * cols, rows: range.count, length: cols,
+                                                        scale: ss.p, bias: bs?.p, epsilon: eps, rms: rms,
+                                                        mean: ms.p + lo, invStdDev: iv.p + lo)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return (y, meanOut, invOut)
         }
     }
 }

@@ -1,4 +1,5 @@
 import OnyxTensor
+import OnyxKernels
 
 /// ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare and ArgMax/ArgMin.
 /// `axes` is an attribute before opset 13 (ReduceSum) or 18 (the others), an optional input after.
@@ -56,7 +57,7 @@ struct ReduceOp: TensorKernel {
             layout = (x.count, 1, 1)
         }
         if let l = layout { cnt = l.outer * l.inner } else { (cnt, map) = nnReducedIndex(x.shape, axes: axes) }
-        let plan = Plan(kind: kind, x: x, outShape: outShape, count: cnt, map: map, layout: layout)
+        let plan = Plan(kind: kind, x: x, outShape: outShape, count: cnt, map: map, layout: layout, ctx: ctx)
         switch x.dtype {
         case .float32, .float64, .float16, .bfloat16: return [try nnDispatch(x.dtype, plan)]
         case .bool:
@@ -80,6 +81,8 @@ struct ReduceOp: TensorKernel {
     struct Plan: NNVisitor {
         let kind: Kind, x: Tensor, outShape: [Int], count: Int, map: [Int]
         let layout: (outer: Int, red: Int, inner: Int)?
+        /// Splits float32 reductions across threads when given.
+        var ctx: RunContext? = nil
 
         /// Calls `body(outputIndex, element)` for every element of `xb`.
         @inline(__always)
@@ -105,6 +108,9 @@ struct ReduceOp: TensorKernel {
             default: initial = 0
             }
             var acc = [C](repeating: initial, count: count)
+            if x.dtype == .float32, let l = layout, let vk = vectorKind, let v = try vectorFold(l, vk) as? [C] {
+                acc = v
+            } else {
             try nnRead(x, C.self) { xb in
                 switch kind {
                 case .sum, .mean, .logSum: fold(xb) { j, v in acc[j] += v }
@@ -122,6 +128,7 @@ struct ReduceOp: TensorKernel {
                     for j in 0..<count { acc[j] = C.nnLog(s[j]) + mx[j] }
                 }
             }
+            }
             switch kind {
             case .mean: for j in 0..<count { acc[j] /= per }
             case .l2: for j in 0..<count { acc[j] = acc[j].squareRoot() }
@@ -130,6 +137,43 @@ struct ReduceOp: TensorKernel {
             }
             if x.count == 0 && kind == .mean { for j in 0..<count { acc[j] = .nan } }
             return try nnTensor(acc, dtype: x.dtype, shape: outShape)
+        }
+
+        /// The vector reduction that accumulates `kind` (the final step — mean, sqrt, log — follows in `visit`).
+        var vectorKind: VMath.Reduction? {
+            switch kind {
+            case .sum, .mean, .logSum: return .sum
+            case .max: return .max
+            case .min: return .min
+            case .l1: return .sumAbs
+            case .l2, .sumSquare: return .sumSquare
+            case .prod, .logSumExp: return nil
+            }
+        }
+
+        /// Float32 input with contiguous reduced axes: each output row is one contiguous run (inner = 1) or the sum
+        /// of `red` rows of `inner` columns, through the vector kernels of vmath.c; outer blocks split across threads.
+        func vectorFold(_ l: (outer: Int, red: Int, inner: Int), _ vk: VMath.Reduction) throws -> [Float] {
+            let initial: Float = vk == .max ? -.infinity : vk == .min ? .infinity : 0
+            var acc = [Float](repeating: initial, count: l.outer * l.inner)
+            try x.withBuffer(of: Float.self) { xb in
+                acc.withUnsafeMutableBufferPointer { ab in
+                    guard let xp = xb.baseAddress, let ap = ab.baseAddress, l.red > 0, l.inner > 0 else { return }
+                    let xs = NNSendableReadPointer(xp), out = NNSendablePointer(ap)
+                    let body: @Sendable (Range<Int>) -> Void = { range in
+                        for o in range {
+                            let src = xs.p + o * l.red * l.inner
+                            if l.inner == 1 {
+                                out.p[o] = VMath.reduce(vk, src, count: l.red)
+                            } else {
+                                for r in 0..<l.red { VMath.reduce(vk, into: out.p + o * l.inner, src + r * l.inner, count: l.inner) }
+                            }
+                        }
+                    }
+                    if let ctx { ctx.parallelFor(l.outer, cost: l.red * l.inner, body) } else { body(0..<l.outer) }
+                }
+            }
+            return acc
         }
 
         func integer<T: FixedWidthInteger & NumericElement>(_: T.Type) throws -> Tensor {

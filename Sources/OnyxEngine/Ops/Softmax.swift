@@ -1,4 +1,5 @@
 import OnyxTensor
+import OnyxKernels
 
 /// Softmax, LogSoftmax, Hardmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1)
 /// and the op runs over the flattened trailing block; from 13 it runs along the single `axis` (default -1).
@@ -34,7 +35,23 @@ struct SoftmaxOp: TensorKernel {
         } else {
             len = x.shape[a]; inner = Tensor.count(Array(x.shape[(a + 1)...]))
         }
+        if x.dtype == .float32 && inner == 1 && kind != .hardmax { return [try vectorRows(x, rows: outer, len: len, ctx)] }
         return [try nnDispatch(x.dtype, Run(kind: kind, x: x, outer: outer, len: len, inner: inner, ctx: ctx))]
+    }
+
+    /// Float32 rows that are contiguous (the reduced axis is the last one): the vector kernels of vmath.c.
+    private func vectorRows(_ x: Tensor, rows: Int, len: Int, _ ctx: RunContext) throws -> Tensor {
+        let log = kind == .logSoftmax
+        return try x.withBuffer(of: Float.self) { xb in
+            let y = Tensor.uninitialized(.float32, shape: x.shape)
+            guard let xp = xb.baseAddress, len > 0 else { return y }
+            let xs = NNSendableReadPointer(xp), ys = NNSendablePointer(y.mutablePointer(Float.self))
+            ctx.parallelFor(rows, cost: len * 4) { range in
+                VMath.softmaxRows(xs.p + range.lowerBound * len, ys.p + range.lowerBound * len,
+                                  rows: range.count, length: len, log: log)
+            }
+            return y
+        }
     }
 
     struct Run: NNVisitor {

@@ -1,0 +1,158 @@
+// Portable check of the C kernels (gemm.c, vmath.c) against double-precision references, for architectures the
+// Swift tests cannot run on: scripts/test-neon.sh builds it for aarch64 and runs it under qemu-aarch64 (NEON paths,
+// then ONYX_ISA=scalar for the portable ones). It also builds and runs natively (AVX2 paths on x86-64).
+// Exit status 0 when every check passes; one line per check on stdout.
+#include "onyx_kernels.h"
+#include "onyx_vmath.h"
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static void report(const char *what, double err, double bound) {
+    int ok = err <= bound;
+    if (!ok) failures++;
+    printf("%-44s max err %.3g (bound %.3g) %s\n", what, err, bound, ok ? "ok" : "FAIL");
+}
+
+static uint32_t rng = 12345;
+static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f; }
+
+// Naive double GEMM reference.
+static void ref_gemm(size_t m, size_t n, size_t k, const float *a, const float *b, double *c) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++) s += (double)a[i * k + p] * b[p * n + j];
+            c[i * n + j] = s;
+        }
+}
+
+static void check_gemm(void) {
+    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}};
+    double worst = 0, worstPacked = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+        float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * n * 4);
+        double *r = malloc(m * n * 8);
+        for (size_t i = 0; i < m * k; i++) a[i] = frand();
+        for (size_t i = 0; i < k * n; i++) b[i] = frand();
+        ref_gemm(m, n, k, a, b, r);
+        onyx_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+        for (size_t i = 0; i < m * n; i++) worst = fmax(worst, fabs(c[i] - r[i]) / sqrt((double)k));
+        // Packed path with a per-column bias and a GELU epilogue.
+        float *pa = aligned_alloc(64, (onyx_packed_a_size(m, k) * 4 + 63) / 64 * 64);
+        float *pb = aligned_alloc(64, (onyx_packed_b_size(k, n) * 4 + 63) / 64 * 64);
+        float *bias = malloc(n * 4);
+        for (size_t j = 0; j < n; j++) bias[j] = frand();
+        onyx_pack_a(0, m, k, 1.0f, a, k, pa, 0, (m + 5) / 6);
+        onyx_pack_b(0, k, n, b, n, pb, 0, (n + 15) / 16);
+        onyx_epilogue ep = {bias, 0, NULL, 0, 9, 0, 0};
+        onyx_gemm_packed(m, n, k, pa, pb, c, n, 0, 0, m, 0, n, &ep);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = r[i * n + j] + bias[j];
+                double g = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+                worstPacked = fmax(worstPacked, fabs(c[i * n + j] - g) / sqrt((double)k));
+            }
+        free(a); free(b); free(c); free(r); free(pa); free(pb); free(bias);
+    }
+    report("sgemm vs double (err / sqrt(k))", worst, 1e-6);
+    report("packed gemm + bias + GELU vs double", worstPacked, 1e-6);
+}
+
+typedef struct {
+    const char *name;
+    void (*f)(const float *, float *, size_t);
+    double (*ref)(double);
+    double rel, abs;   // bounds: |y - ref| <= abs * max(1, |x|) or <= rel * |ref|
+} fn_t;
+static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double gelu_erf_d(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double gelu_tanh_d(double x) { return x / (1.0 + exp(-2.0 * sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }
+
+static void check_vmath(uint32_t stride) {
+    // The bounds stated in vmath.c.
+    fn_t fns[] = {
+        {"exp", onyx_vexp, exp, 1.0e-7, 1.5e-45}, {"tanh", onyx_vtanh, tanh, 1.6e-7, 9.0e-8},
+        {"erf", onyx_verf, erf, 4.5e-7, 2.2e-7}, {"sigmoid", onyx_vsigmoid, sigmoid_d, 1.7e-7, 9.0e-8},
+        {"gelu_erf", onyx_vgelu_erf, gelu_erf_d, 6.5e-7, 2.2e-7}, {"gelu_tanh", onyx_vgelu_tanh, gelu_tanh_d, 2.8e-7, 1.4e-7},
+    };
+    enum { B = 4096 };
+    static float xs[B], ys[B];
+    for (size_t fi = 0; fi < sizeof fns / sizeof fns[0]; fi++) {
+        fn_t *F = &fns[fi];
+        double worst = 0;   // error / allowed
+        uint64_t b = 0;
+        while (b <= 0xffffffffull) {
+            size_t n = 0;
+            for (; n < B && b <= 0xffffffffull; b += stride) { uint32_t u = (uint32_t)b; memcpy(&xs[n++], &u, 4); }
+            F->f(xs, ys, n);
+            for (size_t i = 0; i < n; i++) {
+                double r = F->ref((double)xs[i]);
+                if (isnan(r)) { if (!isnan(ys[i])) worst = INFINITY; continue; }
+                if (isinf((float)r)) { if (ys[i] != (float)r) worst = INFINITY; continue; }
+                double e = fabs((double)ys[i] - r);
+                double allowed = fmax(F->rel * fabs(r), F->abs * fmax(1.0, fabs((double)xs[i])));
+                if (fabs(r) < FLT_MIN) allowed = fmax(allowed, FLT_MIN);   // results below FLT_MIN: absolute
+                worst = fmax(worst, e / allowed);
+            }
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s (%s) vs double, error / bound", F->name, onyx_vmath_isa());
+        report(what, worst, 1.0);
+    }
+}
+
+static void check_rows(void) {
+    size_t rows = 5, n = 77;
+    float x[5 * 77], y[5 * 77], scale[77], bias[77], mean[5], inv[5];
+    for (size_t i = 0; i < rows * n; i++) x[i] = 4 * frand();
+    for (size_t j = 0; j < n; j++) { scale[j] = frand(); bias[j] = frand(); }
+    double es = 0, el = 0, en = 0, er = 0;
+    onyx_softmax_rows(x, y, rows, n, 0);
+    for (size_t r = 0; r < rows; r++) {
+        double m = -INFINITY, s = 0;
+        for (size_t j = 0; j < n; j++) m = fmax(m, x[r * n + j]);
+        for (size_t j = 0; j < n; j++) s += exp((double)x[r * n + j] - m);
+        for (size_t j = 0; j < n; j++) es = fmax(es, fabs(y[r * n + j] - exp((double)x[r * n + j] - m) / s));
+        onyx_softmax_rows(x + r * n, y + r * n, 1, n, 1);
+        for (size_t j = 0; j < n; j++) el = fmax(el, fabs(y[r * n + j] - ((double)x[r * n + j] - m - log(s))));
+    }
+    onyx_layernorm_rows(x, y, rows, n, scale, bias, 1e-5f, 0, mean, inv);
+    for (size_t r = 0; r < rows; r++) {
+        double mu = 0, var = 0;
+        for (size_t j = 0; j < n; j++) mu += x[r * n + j];
+        mu /= n;
+        for (size_t j = 0; j < n; j++) var += (x[r * n + j] - mu) * (x[r * n + j] - mu);
+        double iv = 1.0 / sqrt(var / n + 1e-5);
+        for (size_t j = 0; j < n; j++) en = fmax(en, fabs(y[r * n + j] - ((x[r * n + j] - mu) * iv * scale[j] + bias[j])));
+    }
+    double sum = 0, mx = -INFINITY, mn = INFINITY, sq = 0, ab = 0;
+    for (size_t i = 0; i < rows * n; i++) { sum += x[i]; mx = fmax(mx, x[i]); mn = fmin(mn, x[i]); sq += (double)x[i] * x[i]; ab += fabs(x[i]); }
+    size_t c = rows * n;
+    er = fmax(er, fabs(onyx_vreduce(x, c, 0) - sum) / c);
+    er = fmax(er, fabs(onyx_vreduce(x, c, 1) - mx));
+    er = fmax(er, fabs(onyx_vreduce(x, c, 2) - mn));
+    er = fmax(er, fabs(onyx_vreduce(x, c, 3) - sq) / c);
+    er = fmax(er, fabs(onyx_vreduce(x, c, 4) - ab) / c);
+    float withNaN[9] = {1, 2, 3, NAN, 5, 6, 7, 8, 9};
+    if (!isnan(onyx_vreduce(withNaN, 9, 1)) || !isnan(onyx_vreduce(withNaN, 9, 2))) er = INFINITY;
+    report("softmax rows vs double", es, 1e-6);
+    report("log-softmax rows vs double", el, 2e-6);
+    report("layernorm rows vs double", en, 5e-6);
+    report("reductions vs double (sums / count)", er, 1e-5);
+}
+
+int main(int argc, char **argv) {
+    uint32_t stride = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 65537;
+    printf("vector math path: %s\n", onyx_vmath_isa());
+    check_gemm();
+    check_vmath(stride ? stride : 1);
+    check_rows();
+    printf("%s\n", failures ? "FAILED" : "all checks passed");
+    return failures ? 1 : 0;
+}
