@@ -13,6 +13,7 @@ public struct GraphOptimizer: Sendable {
         g = foldConstants(g)
         g = foldBatchNorm(g)
         if level == .extended || level == .all {
+            g = fuseDynamicQuantMatMul(g)
             g = fuseLinear(g)
             g = fuseMatMulBias(g)
             g = fuseResidual(g)
