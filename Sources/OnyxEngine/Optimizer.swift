@@ -18,6 +18,7 @@ public struct GraphOptimizer: Sendable {
             g = fuseGelu(g)
             g = fuseSkipLayerNorm(g)
             g = fuseAttention(g)
+            g = fuseDynamicQuantMatMul(g)
             g = fuseLinear(g)
             g = fuseMatMulBias(g)
             g = fuseResidual(g)

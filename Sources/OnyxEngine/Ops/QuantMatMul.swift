@@ -5,7 +5,8 @@ import OnyxTensor
 /// Products accumulate in Int32 (wrapping, like the reference's int32 arithmetic).
 enum QuantMatMulOps {
     static func register(_ t: inout OperatorTable) {
-        t.add("MatMulInteger", since: 10) { _ in MatMulIntegerOp() }
+        t.add("MatMulInteger", since: 10) { MatMulIntegerOp($0) }
+        t.add("DynamicQuantMatMul", domain: "ai.onyx") { try DynamicQuantMatMulOp($0) }
         t.add("QLinearMatMul", since: 10) { _ in QLinearMatMulOp() }
         t.add("ConvInteger", since: 10) { try ConvIntegerOp(QConvParams($0)) }
         t.add("QLinearConv", since: 10) { try QLinearConvOp(QConvParams($0)) }
@@ -83,8 +84,13 @@ struct IntMatMul {
 }
 
 struct MatMulIntegerOp: TensorKernel {
+    /// B packed for the int8 GEMM when it is a constant 2-D int8/uint8 matrix.
+    let packed: QPackedB?
+    init(_ c: NodeContext) { packed = c.constantInputs[1].flatMap { QPackedB($0) } }
+
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
         let aT = try inputs.required(0, "A"), bT = try inputs.required(1, "B")
+        if let y = try fast(aT, bT, inputs, ctx) { return [y] }
         let mm = try IntMatMul(aT.shape, bT.shape)
         let azp = try inputs.optional(2).map { try quantVector(quantWidened($0, "a_zero_point"), mm.m, "a_zero_point") }
             ?? Array(repeating: 0, count: mm.m)
@@ -92,6 +98,26 @@ struct MatMulIntegerOp: TensorKernel {
             ?? Array(repeating: 0, count: mm.n)
         let c = mm.run(try quantWidened(aT, "A"), try quantWidened(bT, "B"), azp: azp, bzp: bzp)
         return [qmTensor(mm.outShape, c)]
+    }
+
+    /// The int8 GEMM for a 2-D B and a per-tensor A zero point (A's leading dimensions become rows);
+    /// nil → the reference path.
+    func fast(_ aT: Tensor, _ bT: Tensor, _ inputs: [Tensor?], _ ctx: RunContext) throws -> Tensor? {
+        guard aT.rank >= 1, aT.dtype == .uint8 || aT.dtype == .int8, bT.rank == 2 else { return nil }
+        let azpT = inputs.optional(2)
+        guard azpT.map({ $0.count == 1 && $0.dtype == aT.dtype }) ?? true else { return nil }
+        guard let b = packed ?? QPackedB(bT) else { return nil }
+        guard aT.shape[aT.rank - 1] == b.k, b.k > 0 else { return nil }
+        let m = aT.count / b.k
+        let outShape = aT.rank == 1 ? [b.n] : Array(aT.shape.dropLast()) + [b.n]
+        let azp = try azpT.map { try quantWidened($0, "a_zero_point")[0] } ?? 0
+        let bzp = try inputs.optional(3).map { try b.kernelZeroPoints(quantWidened($0, "b_zero_point")) } ?? nil
+        let y = Tensor.uninitialized(.int32, shape: outShape)
+        if y.count == 0 { return y }
+        let flip = aT.dtype == .int8
+        QGemm.run(a: aT.rawPointer.assumingMemoryBound(to: UInt8.self), flipA: flip, m: m, aZp: flip ? azp + 128 : azp,
+                  b: b, bZp: bzp, output: .int32(y.mutablePointer(Int32.self)), ctx: ctx)
+        return y
     }
 }
 
