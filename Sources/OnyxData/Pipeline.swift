@@ -159,9 +159,12 @@ public struct Pipeline: Codable, Sendable {
     /// Extra missing-value tokens besides the defaults.
     public var missing: [String]
     public var steps: [FittedStep]
+    /// Label columns: transformed by `apply` like any column, but not model inputs — `export-onnx` and the server
+    /// leave them (and the columns made from them) out of the features.
+    public var labels: [String]?
 
-    public init(input: [ColumnSpec], missing: [String], steps: [FittedStep]) {
-        self.input = input; self.missing = missing; self.steps = steps
+    public init(input: [ColumnSpec], missing: [String], steps: [FittedStep], labels: [String]? = nil) {
+        self.input = input; self.missing = missing; self.steps = steps; self.labels = labels
     }
 
     public var missingTokens: MissingTokens { MissingTokens(extra: missing) }
@@ -195,22 +198,20 @@ public struct Pipeline: Codable, Sendable {
         return o
     }
 
-    public func json() throws -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try e.encode(self)
-    }
+    public func json() throws -> Data { try DocumentFormat.json.encode(self) }
 
+    /// The pipeline as YAML (same fields as the JSON form).
+    public func yaml() throws -> Data { try DocumentFormat.yaml.encode(self) }
+
+    /// Reads a pipeline file: YAML for `.yaml` / `.yml`, JSON otherwise.
     public static func load(_ path: String) throws -> Pipeline {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, "cannot read file") }
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try d.decode(Pipeline.self, from: data) } catch { throw DataError(file: path, "not a pipeline file: \(error)") }
+        return try DocumentFormat(path: path).decode(Pipeline.self, from: data, file: path, what: "pipeline file")
     }
 
+    /// Writes the pipeline (YAML for `.yaml` / `.yml`, JSON otherwise) to a temporary name, then renames it.
     public func save(_ path: String) throws {
-        let data = try json()
+        let data = try DocumentFormat(path: path).encode(self)
         try AtomicFile.write(path) { try $0.write(data) }
     }
 }
@@ -226,11 +227,12 @@ public struct PrepareConfig: Codable, Sendable {
     public var missing: [String]?
     public var types: [String: ColumnKind]?
     public var steps: [StepSpec]
+    /// Label columns, recorded in the saved pipeline (see `Pipeline.labels`).
+    public var labels: [String]?
 
+    /// Reads a config: YAML for `.yaml` / `.yml`, JSON otherwise (same fields).
     public static func load(_ path: String) throws -> PrepareConfig {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, "cannot read file") }
-        do { return try JSONDecoder().decode(PrepareConfig.self, from: data) } catch {
-            throw DataError(file: path, "invalid config: \(error)")
-        }
+        return try DocumentFormat(path: path).decode(PrepareConfig.self, from: data, file: path, what: "config")
     }
 }

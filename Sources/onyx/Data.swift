@@ -6,15 +6,16 @@ import Onyx
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, word2vec.",
+        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, export-onnx, word2vec.",
         discussion: """
             Inputs: CSV (RFC 4180, any delimiter, UTF-8), .tsv, JSON Lines (.jsonl), .npy. Steps are fitted on the \
-            training data only; --save-pipeline / --save-params write the fitted steps as JSON, which \
+            training data only; --save-pipeline / --save-params write the fitted steps as JSON or YAML, which \
             `onyx data apply` re-runs on new data. Outputs are written to a temporary file and renamed.
             Example: onyx data split iris.csv --ratios 0.8,0.2 --seed 0 --stratify species --out-dir splits
             """,
         subcommands: [DataInspect.self, DataSplit.self, DataClean.self, DataNormalize.self, DataLabels.self,
-                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataWord2Vec.self])
+                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataExportONNX.self,
+                      DataWord2Vec.self])
 }
 
 /// Reading options shared by the data commands.
@@ -314,20 +315,21 @@ struct DataMerge: ParsableCommand {
 
 struct DataPrepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "prepare", abstract: "Run a whole pipeline from a JSON config: optional split, then steps.",
+        commandName: "prepare", abstract: "Run a whole pipeline from a JSON or YAML config: optional split, then steps.",
         discussion: """
             Config: {"split": {"ratios": [0.8, 0.2], "seed": 0, "stratify": "y"}, "missing": ["?"], \
             "steps": [{"type": "impute", "strategy": "mean"}, {"type": "scale", "method": "zscore", \
             "exclude": ["y"]}, {"type": "onehot", "column": "y"}]}. Step types: impute, drop_missing, outliers, \
             dedupe, scale (zscore, minmax, robust, maxabs, l2, log1p), onehot, multilabel. Steps are fitted on the \
-            training part and applied to every part. Without a split, give -o; with one, --out-dir.
+            training part and applied to every part. Without a split, give -o; with one, --out-dir. Configs and \
+            pipeline files are YAML when named .yaml / .yml, JSON otherwise (same fields).
             Example: onyx data prepare raw.csv --config prep.json --out-dir prepared --save-pipeline prep.pipeline.json
             """)
     @Argument(help: "Input file.") var input: String
-    @Option(help: "The JSON config file.") var config: String
+    @Option(help: "The config file (.json, or .yaml / .yml).") var config: String
     @Option(name: .shortAndLong, help: "Output file (no split).") var output: String?
     @Option(name: .customLong("out-dir"), help: "Output directory (with a split).") var outDir: String?
-    @Option(name: .customLong("save-pipeline"), help: "Write the fitted pipeline as JSON.") var savePipeline: String?
+    @Option(name: .customLong("save-pipeline"), help: "Write the fitted pipeline (YAML for .yaml / .yml, else JSON).") var savePipeline: String?
     @OptionGroup var read: ReadOptions
     func run() throws {
         guarded {
@@ -341,7 +343,8 @@ struct DataPrepare: ParsableCommand {
             if let split = cfg.split {
                 guard let outDir else { throw ValidationError("the config has a split: give --out-dir") }
                 let parts = try Sampling.split(table, ratios: split.ratios, seed: split.seed ?? 0, stratify: split.stratify)
-                let (pipeline, train, reports) = try Pipeline.fit(cfg.steps, on: parts[0], missing: extra)
+                var (pipeline, train, reports) = try Pipeline.fit(cfg.steps, on: parts[0], missing: extra)
+                pipeline.labels = cfg.labels
                 try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
                 for (i, name) in ["train", "validation", "test"].prefix(parts.count).enumerated() {
                     var t = i == 0 ? train : parts[i]
@@ -354,7 +357,8 @@ struct DataPrepare: ParsableCommand {
                 if let savePipeline { try pipeline.save(savePipeline) }
             } else {
                 guard let output else { throw ValidationError("give -o OUTPUT") }
-                let (pipeline, out, reports) = try Pipeline.fit(cfg.steps, on: table, missing: extra)
+                var (pipeline, out, reports) = try Pipeline.fit(cfg.steps, on: table, missing: extra)
+                pipeline.labels = cfg.labels
                 try writeTable(out, output, options.delimiter)
                 if let savePipeline { try pipeline.save(savePipeline) }
                 printReports(reports)
@@ -368,7 +372,7 @@ struct DataApply: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply", abstract: "Re-run a saved pipeline on new data (CSV is streamed in bounded memory).",
         discussion: "Example: onyx data apply prep.pipeline.json new.csv -o new_prepared.csv")
-    @Argument(help: "The pipeline JSON (from --save-pipeline / --save-params).") var pipeline: String
+    @Argument(help: "The pipeline file, JSON or YAML (from --save-pipeline / --save-params).") var pipeline: String
     @Argument(help: "Input file.") var input: String
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Option(help: "Field delimiter for CSV (one character, or 'tab').") var delimiter: String = ","
@@ -399,6 +403,41 @@ struct DataApply: ParsableCommand {
                 }
             }
             print("wrote \(output) (\(rows) rows)")
+        }
+    }
+}
+
+struct DataExportONNX: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-onnx", abstract: "Export a fitted pipeline as ONNX preprocessing nodes, alone or in front of a model.",
+        discussion: """
+            The graph takes one [N, 1] input per raw column (float for numeric columns, string for categorical / \
+            text ones) and makes the [N, F] float feature matrix with ai.onnx.ml Imputer, Scaler, Normalizer, \
+            LabelEncoder, OneHotEncoder and standard ops. With --model, it feeds the model's one input, so the model \
+            file alone carries its preprocessing. Steps that remove rows (drop_rows, dedupe, outliers with action \
+            drop) or split strings (multilabel) cannot be exported: the error names the step. Missing numeric \
+            values are fed as NaN.
+            Example: onyx data export-onnx prep.pipeline.yaml --model model.onnx --exclude label -o model_with_prep.onnx
+            """)
+    @Argument(help: "The fitted pipeline file (JSON or YAML).") var pipeline: String
+    @Option(help: "The model to put the preprocessing in front of (its one input takes the features).") var model: String?
+    @Option(help: "Comma-separated input columns to leave out besides the pipeline's labels.") var exclude: String?
+    @Option(name: .shortAndLong, help: "Output .onnx file.") var output: String
+    func run() throws {
+        guarded {
+            let p = try Pipeline.load(pipeline)
+            let excluded = Array(Set((p.labels ?? []) + list(exclude)))
+            let out: Model
+            if let model {
+                out = try PipelineONNX.prepend(p, to: try ONNXModel.load(path: model), exclude: excluded)
+            } else {
+                out = try PipelineONNX.standalone(p, exclude: excluded)
+            }
+            try ONNXModel.save(out, to: output)
+            let inputs = out.graph.feedableInputs.map { "\($0.name): \($0.type)" }
+            print("wrote \(output) (\(out.graph.nodes.count) nodes)")
+            print("inputs: \(inputs.joined(separator: ", "))")
+            if let f = out.metadata.first(where: { $0.key == PipelineONNX.featuresKey }) { print("features: \(f.value)") }
         }
     }
 }
