@@ -138,12 +138,44 @@ public struct ColumnSpec: Codable, Sendable {
     public var kind: ColumnKind
 }
 
-/// Rows dropped, values changed: what a step did to one table.
+/// Rows dropped, values changed: what a step did to one table (or, merged, to a stream of batches).
 public struct StepReport: Sendable {
     public var step: String
-    public var notes: [String] = []
     public var rowsBefore = 0
     public var rowsAfter = 0
+    /// A note: fixed text, or text around a count that adds up when batch reports are merged.
+    struct Entry: Sendable { var head: String; var count: Int?; var tail: String }
+    var entries: [Entry] = []
+
+    public init(step: String, rowsBefore: Int = 0, rowsAfter: Int = 0) {
+        self.step = step; self.rowsBefore = rowsBefore; self.rowsAfter = rowsAfter
+    }
+
+    /// What changed, one line each.
+    public var notes: [String] {
+        entries.compactMap { e in
+            guard let n = e.count else { return e.head }
+            return n > 0 ? e.head + String(n) + e.tail : nil
+        }
+    }
+
+    mutating func note(_ text: String) { entries.append(Entry(head: text, count: nil, tail: "")) }
+    /// A note of the form `head + n + tail`, shown only when `n > 0` (kept at zero so merged notes keep their order).
+    mutating func note(_ head: String, _ n: Int, _ tail: String) {
+        entries.append(Entry(head: head, count: n, tail: tail))
+    }
+
+    /// This report and the same step's report on a later batch: rows and counts added, other notes once.
+    public mutating func merge(_ other: StepReport) {
+        rowsBefore += other.rowsBefore; rowsAfter += other.rowsAfter
+        for e in other.entries {
+            if let i = entries.firstIndex(where: { $0.head == e.head && $0.tail == e.tail && ($0.count == nil) == (e.count == nil) }) {
+                if let n = e.count { entries[i].count = (entries[i].count ?? 0) + n }
+            } else {
+                entries.append(e)
+            }
+        }
+    }
 }
 
 /// Cross-batch state when a pipeline is applied to a stream (duplicate detection).

@@ -78,11 +78,40 @@ func printReports(_ reports: [StepReport], to stderr: Bool = false) {
     }
 }
 
+/// CSV in and out (and a CSV fit file): fitted and applied chunk by chunk in bounded memory.
+func streamable(_ paths: String?...) -> Bool {
+    paths.allSatisfy { $0 == nil || TableFormat.of($0 ?? "") == .csv }
+}
+
+/// Fits over a CSV file in chunks, one pass per step that needs data, with a progress line on a terminal.
+func fitStreaming(_ specs: [StepSpec], path: String, options: CSVOptions, missing: [String]) throws -> Pipeline {
+    let progress = Progress(total: 100, label: "fitting")
+    defer { progress.finish() }
+    return try StreamingPipeline.fit(specs, path: path, options: options, missing: missing) { label, percent in
+        progress.update(percent, "% \(label)")
+    }
+}
+
+/// Applies a pipeline to a CSV file in chunks and writes the CSV output.
+func applyStreaming(_ p: Pipeline, input: String, output: String, delimiter: UInt8) throws -> (Int, [StepReport]) {
+    let progress = Progress(total: 100, label: "applying")
+    defer { progress.finish() }
+    return try StreamingPipeline.apply(p, input: input, output: output, delimiter: delimiter) { progress.update($0, "%") }
+}
+
 /// Fits `specs` on `fit` (or the input), applies them to the input, writes the result and optionally the pipeline.
 func fitApplyWrite(_ specs: [StepSpec], input: String, fit: String?, output: String, save: String?,
                    read: ReadOptions) {
     guarded {
         let options = try read.csv()
+        if streamable(input, output, fit) {
+            let pipeline = try fitStreaming(specs, path: fit ?? input, options: options, missing: read.extraMissing)
+            let (rows, reports) = try applyStreaming(pipeline, input: input, output: output, delimiter: options.delimiter)
+            if let save { try pipeline.save(save) }
+            printReports(reports)
+            print("wrote \(output) (\(rows) rows)")
+            return
+        }
         let table = try readTable(input, options)
         let (pipeline, out, reports): (Pipeline, Table, [StepReport])
         if let fit {
@@ -338,6 +367,15 @@ struct DataPrepare: ParsableCommand {
             for (k, v) in cfg.types ?? [:] { options.types[k] = v }
             let extra = read.extraMissing + (cfg.missing ?? [])
             options.missing = MissingTokens(extra: extra)
+            if cfg.split == nil, let output, streamable(input, output) {
+                var pipeline = try fitStreaming(cfg.steps, path: input, options: options, missing: extra)
+                pipeline.labels = cfg.labels
+                let (rows, reports) = try applyStreaming(pipeline, input: input, output: output, delimiter: options.delimiter)
+                if let savePipeline { try pipeline.save(savePipeline) }
+                printReports(reports)
+                print("wrote \(output) (\(rows) rows)")
+                return
+            }
             let table = try readTable(input, options)
             let ext = (input as NSString).pathExtension.isEmpty ? "csv" : (input as NSString).pathExtension
             if let split = cfg.split {
@@ -389,19 +427,8 @@ struct DataApply: ParsableCommand {
                 print("wrote \(output) (\(t.rowCount) rows)")
                 return
             }
-            let stream = try CSVStream(path: input, options: options)
-            let state = ApplyState()
-            let progress = Progress(total: 100, label: "applying")
-            defer { progress.finish() }
-            var rows = 0
-            try DataIO.streamCSV(to: output, delimiter: delim) { emit in
-                while var batch = try stream.next() {
-                    _ = try p.apply(&batch, state: state)
-                    try emit(batch)
-                    rows += batch.rowCount
-                    progress.update(stream.totalBytes > 0 ? min(100, stream.bytesRead * 100 / stream.totalBytes) : 100, "%")
-                }
-            }
+            let (rows, reports) = try applyStreaming(p, input: input, output: output, delimiter: delim)
+            printReports(reports, to: true)
             print("wrote \(output) (\(rows) rows)")
         }
     }
