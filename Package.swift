@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Layer 0: tensors, dtypes, .npy files.
@@ -36,7 +37,8 @@ let package = Package(
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
         // Data preparation: CSV / JSON Lines / .npy reading, tables, cleaning, scaling, labels, pipelines.
-        .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
+        // Pipelines are JSON or YAML (Yams) and export to ONNX preprocessing graphs (OnyxEngine IR, OnyxONNX writer).
+        .target(name: "OnyxData", dependencies: ["OnyxTensor", "OnyxEngine", "OnyxONNX", .product(name: "Yams", package: "Yams")]),
         // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
         .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
         // Model evaluation: runs a model over a data set, maps outputs to predictions, metrics, HTML report.

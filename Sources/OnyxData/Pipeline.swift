@@ -138,12 +138,44 @@ public struct ColumnSpec: Codable, Sendable {
     public var kind: ColumnKind
 }
 
-/// Rows dropped, values changed: what a step did to one table.
+/// Rows dropped, values changed: what a step did to one table (or, merged, to a stream of batches).
 public struct StepReport: Sendable {
     public var step: String
-    public var notes: [String] = []
     public var rowsBefore = 0
     public var rowsAfter = 0
+    /// A note: fixed text, or text around a count that adds up when batch reports are merged.
+    struct Entry: Sendable { var head: String; var count: Int?; var tail: String }
+    var entries: [Entry] = []
+
+    public init(step: String, rowsBefore: Int = 0, rowsAfter: Int = 0) {
+        self.step = step; self.rowsBefore = rowsBefore; self.rowsAfter = rowsAfter
+    }
+
+    /// What changed, one line each.
+    public var notes: [String] {
+        entries.compactMap { e in
+            guard let n = e.count else { return e.head }
+            return n > 0 ? e.head + String(n) + e.tail : nil
+        }
+    }
+
+    mutating func note(_ text: String) { entries.append(Entry(head: text, count: nil, tail: "")) }
+    /// A note of the form `head + n + tail`, shown only when `n > 0` (kept at zero so merged notes keep their order).
+    mutating func note(_ head: String, _ n: Int, _ tail: String) {
+        entries.append(Entry(head: head, count: n, tail: tail))
+    }
+
+    /// This report and the same step's report on a later batch: rows and counts added, other notes once.
+    public mutating func merge(_ other: StepReport) {
+        rowsBefore += other.rowsBefore; rowsAfter += other.rowsAfter
+        for e in other.entries {
+            if let i = entries.firstIndex(where: { $0.head == e.head && $0.tail == e.tail && ($0.count == nil) == (e.count == nil) }) {
+                if let n = e.count { entries[i].count = (entries[i].count ?? 0) + n }
+            } else {
+                entries.append(e)
+            }
+        }
+    }
 }
 
 /// Cross-batch state when a pipeline is applied to a stream (duplicate detection).
@@ -159,9 +191,12 @@ public struct Pipeline: Codable, Sendable {
     /// Extra missing-value tokens besides the defaults.
     public var missing: [String]
     public var steps: [FittedStep]
+    /// Label columns: transformed by `apply` like any column, but not model inputs — `export-onnx` and the server
+    /// leave them (and the columns made from them) out of the features.
+    public var labels: [String]?
 
-    public init(input: [ColumnSpec], missing: [String], steps: [FittedStep]) {
-        self.input = input; self.missing = missing; self.steps = steps
+    public init(input: [ColumnSpec], missing: [String], steps: [FittedStep], labels: [String]? = nil) {
+        self.input = input; self.missing = missing; self.steps = steps; self.labels = labels
     }
 
     public var missingTokens: MissingTokens { MissingTokens(extra: missing) }
@@ -195,22 +230,20 @@ public struct Pipeline: Codable, Sendable {
         return o
     }
 
-    public func json() throws -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try e.encode(self)
-    }
+    public func json() throws -> Data { try DocumentFormat.json.encode(self) }
 
+    /// The pipeline as YAML (same fields as the JSON form).
+    public func yaml() throws -> Data { try DocumentFormat.yaml.encode(self) }
+
+    /// Reads a pipeline file: YAML for `.yaml` / `.yml`, JSON otherwise.
     public static func load(_ path: String) throws -> Pipeline {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, "cannot read file") }
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try d.decode(Pipeline.self, from: data) } catch { throw DataError(file: path, "not a pipeline file: \(error)") }
+        return try DocumentFormat(path: path).decode(Pipeline.self, from: data, file: path, what: "pipeline file")
     }
 
+    /// Writes the pipeline (YAML for `.yaml` / `.yml`, JSON otherwise) to a temporary name, then renames it.
     public func save(_ path: String) throws {
-        let data = try json()
+        let data = try DocumentFormat(path: path).encode(self)
         try AtomicFile.write(path) { try $0.write(data) }
     }
 }
@@ -226,11 +259,12 @@ public struct PrepareConfig: Codable, Sendable {
     public var missing: [String]?
     public var types: [String: ColumnKind]?
     public var steps: [StepSpec]
+    /// Label columns, recorded in the saved pipeline (see `Pipeline.labels`).
+    public var labels: [String]?
 
+    /// Reads a config: YAML for `.yaml` / `.yml`, JSON otherwise (same fields).
     public static func load(_ path: String) throws -> PrepareConfig {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError(file: path, "cannot read file") }
-        do { return try JSONDecoder().decode(PrepareConfig.self, from: data) } catch {
-            throw DataError(file: path, "invalid config: \(error)")
-        }
+        return try DocumentFormat(path: path).decode(PrepareConfig.self, from: data, file: path, what: "config")
     }
 }

@@ -206,13 +206,13 @@ enum Applying {
                     table.columns[c].data = .numeric([])
                     for i in v.indices where v[i].isNaN { v[i] = fill; n += 1 }
                     table.columns[c].data = .numeric(v)
-                    if n > 0 { report.notes.append("\(column.name): \(n) missing → \(formatNumber(fill))") }
+                    report.note("\(column.name): ", n, " missing → \(formatNumber(fill))")
                 } else if let fill = s.text[column.name], case .strings(var v) = column.data {
                     var n = 0
                     table.columns[c].data = .strings([])
                     for i in v.indices where missing.isMissing(v[i]) { v[i] = fill; n += 1 }
                     table.columns[c].data = .strings(v)
-                    if n > 0 { report.notes.append("\(column.name): \(n) missing → '\(fill)'") }
+                    report.note("\(column.name): ", n, " missing → '\(fill)'")
                 }
             }
         case .dropRows(let s):
@@ -228,10 +228,10 @@ enum Applying {
                 if !isMissing { keep.append(r) }
             }
             if keep.count != table.rowCount { table = table.selecting(keep) }
-            report.notes.append("\(report.rowsBefore - keep.count) rows with missing values dropped")
+            report.note("", report.rowsBefore - keep.count, " rows with missing values dropped")
         case .dropColumns(let s):
             table.columns.removeAll { s.columns.contains($0.name) }
-            if !s.columns.isEmpty { report.notes.append("dropped columns: \(s.columns.joined(separator: ", "))") }
+            if !s.columns.isEmpty { report.note("dropped columns: \(s.columns.joined(separator: ", "))") }
         case .outliers(let s):
             try table.makeNumeric(s.columns, missing: missing)
             var dropRow = [Bool](repeating: false, count: table.rowCount)
@@ -245,14 +245,14 @@ enum Applying {
                     if s.action == "clip" { v[i] = min(max(v[i], lo), hi) } else { dropRow[i] = true }
                 }
                 table.columns[c].data = .numeric(v)
-                if n > 0 { report.notes.append("\(name): \(n) outside [\(formatNumber(lo)), \(formatNumber(hi))] \(s.action == "clip" ? "clipped" : "dropped")") }
+                report.note("\(name): ", n, " outside [\(formatNumber(lo)), \(formatNumber(hi))] \(s.action == "clip" ? "clipped" : "dropped")")
             }
             if s.action == "drop" { table = table.selecting((0..<table.rowCount).filter { !dropRow[$0] }) }
         case .dedupe:
             var keep = [Int]()
             for r in 0..<table.rowCount where state.seen.insert(rowKey(table, r)).inserted { keep.append(r) }
             if keep.count != table.rowCount { table = table.selecting(keep) }
-            report.notes.append("\(report.rowsBefore - keep.count) duplicate rows dropped")
+            report.note("", report.rowsBefore - keep.count, " duplicate rows dropped")
         case .scale(let s):
             try table.makeNumeric(s.columns, missing: missing)
             for (k, name) in s.columns.enumerated() {
@@ -305,8 +305,8 @@ enum Applying {
             }
             table.columns.remove(at: c)
             table.columns.insert(contentsOf: zip(s.categories, out).map { Column(name: "\(s.column)_\($0)", numeric: $1) }, at: c)
-            report.notes.append("\(s.column) → \(s.categories.count) indicator columns")
-            if unknown > 0 { report.notes.append("\(s.column): \(unknown) rows with a category not seen in fitting (all zeros)") }
+            report.note("\(s.column) → \(s.categories.count) indicator columns")
+            report.note("\(s.column): ", unknown, " rows with a category not seen in fitting (all zeros)")
         case .multiLabel(let s):
             let c = try table.index(of: s.column)
             let column = table.columns[c]
@@ -320,7 +320,7 @@ enum Applying {
             }
             table.columns.remove(at: c)
             table.columns.insert(contentsOf: zip(s.classes, out).map { Column(name: "\(s.column)_\($0)", numeric: $1) }, at: c)
-            report.notes.append("\(s.column) → \(s.classes.count) indicator columns")
+            report.note("\(s.column) → \(s.classes.count) indicator columns")
         }
         report.rowsAfter = table.rowCount
         return report

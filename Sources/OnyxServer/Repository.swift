@@ -310,7 +310,7 @@ final class ModelRepository: Sendable {
         for v in candidates {
             guard ready < wanted else { break }
             let path = dir.path + "/\(v)/model.onnx"
-            let stamp = (Self.fileStamp(path) ?? "?") + "|" + configText
+            let stamp = (PipelineFront.stamp(modelPath: path) ?? "?") + "|" + configText
             fp += "|\(v):\(stamp)"
             if case .ready(let mv)? = previous?.versions[v], mv.fingerprint == stamp {
                 entry.versions[v] = .ready(mv)
@@ -326,7 +326,7 @@ final class ModelRepository: Sendable {
                 continue
             }
             do {
-                let model = try ONNXModel.load(path: path)
+                let model = try PipelineFront.load(modelPath: path)  // with pipeline.yaml|json in front, if present
                 let session = try InferenceSession(model: model, options: SessionOptions(threads: threads))
                 let full = try config.completed(for: session)
                 let stats = ModelStats(name: name, version: v, registry: registry)
@@ -376,13 +376,13 @@ final class ModelRepository: Sendable {
         for v in known {
             guard case .ready(let mv)? = e.versions[v] else { continue }
             if !onDisk.contains(v) { return true }
-            let stamp = (Self.fileStamp(dir.path + "/\(v)/model.onnx") ?? "?") + "|" + cfg
+            let stamp = (PipelineFront.stamp(modelPath: dir.path + "/\(v)/model.onnx") ?? "?") + "|" + cfg
             if stamp != mv.fingerprint { return true }
         }
         // Versions that failed to load are retried when their file changes.
         for v in known {
             guard case .unavailable? = e.versions[v] else { continue }
-            let stamp = (Self.fileStamp(dir.path + "/\(v)/model.onnx") ?? "?") + "|" + cfg
+            let stamp = (PipelineFront.stamp(modelPath: dir.path + "/\(v)/model.onnx") ?? "?") + "|" + cfg
             if !e.fingerprint.contains("|\(v):\(stamp)") { return true }
         }
         return false

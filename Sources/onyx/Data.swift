@@ -6,15 +6,16 @@ import Onyx
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, word2vec.",
+        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, export-onnx, word2vec.",
         discussion: """
             Inputs: CSV (RFC 4180, any delimiter, UTF-8), .tsv, JSON Lines (.jsonl), .npy. Steps are fitted on the \
-            training data only; --save-pipeline / --save-params write the fitted steps as JSON, which \
+            training data only; --save-pipeline / --save-params write the fitted steps as JSON or YAML, which \
             `onyx data apply` re-runs on new data. Outputs are written to a temporary file and renamed.
             Example: onyx data split iris.csv --ratios 0.8,0.2 --seed 0 --stratify species --out-dir splits
             """,
         subcommands: [DataInspect.self, DataSplit.self, DataClean.self, DataNormalize.self, DataLabels.self,
-                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataWord2Vec.self])
+                      DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataExportONNX.self,
+                      DataWord2Vec.self])
 }
 
 /// Reading options shared by the data commands.
@@ -77,11 +78,40 @@ func printReports(_ reports: [StepReport], to stderr: Bool = false) {
     }
 }
 
+/// CSV in and out (and a CSV fit file): fitted and applied chunk by chunk in bounded memory.
+func streamable(_ paths: String?...) -> Bool {
+    paths.allSatisfy { $0 == nil || TableFormat.of($0 ?? "") == .csv }
+}
+
+/// Fits over a CSV file in chunks, one pass per step that needs data, with a progress line on a terminal.
+func fitStreaming(_ specs: [StepSpec], path: String, options: CSVOptions, missing: [String]) throws -> Pipeline {
+    let progress = Progress(total: 100, label: "fitting")
+    defer { progress.finish() }
+    return try StreamingPipeline.fit(specs, path: path, options: options, missing: missing) { label, percent in
+        progress.update(percent, "% \(label)")
+    }
+}
+
+/// Applies a pipeline to a CSV file in chunks and writes the CSV output.
+func applyStreaming(_ p: Pipeline, input: String, output: String, delimiter: UInt8) throws -> (Int, [StepReport]) {
+    let progress = Progress(total: 100, label: "applying")
+    defer { progress.finish() }
+    return try StreamingPipeline.apply(p, input: input, output: output, delimiter: delimiter) { progress.update($0, "%") }
+}
+
 /// Fits `specs` on `fit` (or the input), applies them to the input, writes the result and optionally the pipeline.
 func fitApplyWrite(_ specs: [StepSpec], input: String, fit: String?, output: String, save: String?,
                    read: ReadOptions) {
     guarded {
         let options = try read.csv()
+        if streamable(input, output, fit) {
+            let pipeline = try fitStreaming(specs, path: fit ?? input, options: options, missing: read.extraMissing)
+            let (rows, reports) = try applyStreaming(pipeline, input: input, output: output, delimiter: options.delimiter)
+            if let save { try pipeline.save(save) }
+            printReports(reports)
+            print("wrote \(output) (\(rows) rows)")
+            return
+        }
         let table = try readTable(input, options)
         let (pipeline, out, reports): (Pipeline, Table, [StepReport])
         if let fit {
@@ -314,20 +344,21 @@ struct DataMerge: ParsableCommand {
 
 struct DataPrepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "prepare", abstract: "Run a whole pipeline from a JSON config: optional split, then steps.",
+        commandName: "prepare", abstract: "Run a whole pipeline from a JSON or YAML config: optional split, then steps.",
         discussion: """
             Config: {"split": {"ratios": [0.8, 0.2], "seed": 0, "stratify": "y"}, "missing": ["?"], \
             "steps": [{"type": "impute", "strategy": "mean"}, {"type": "scale", "method": "zscore", \
             "exclude": ["y"]}, {"type": "onehot", "column": "y"}]}. Step types: impute, drop_missing, outliers, \
             dedupe, scale (zscore, minmax, robust, maxabs, l2, log1p), onehot, multilabel. Steps are fitted on the \
-            training part and applied to every part. Without a split, give -o; with one, --out-dir.
+            training part and applied to every part. Without a split, give -o; with one, --out-dir. Configs and \
+            pipeline files are YAML when named .yaml / .yml, JSON otherwise (same fields).
             Example: onyx data prepare raw.csv --config prep.json --out-dir prepared --save-pipeline prep.pipeline.json
             """)
     @Argument(help: "Input file.") var input: String
-    @Option(help: "The JSON config file.") var config: String
+    @Option(help: "The config file (.json, or .yaml / .yml).") var config: String
     @Option(name: .shortAndLong, help: "Output file (no split).") var output: String?
     @Option(name: .customLong("out-dir"), help: "Output directory (with a split).") var outDir: String?
-    @Option(name: .customLong("save-pipeline"), help: "Write the fitted pipeline as JSON.") var savePipeline: String?
+    @Option(name: .customLong("save-pipeline"), help: "Write the fitted pipeline (YAML for .yaml / .yml, else JSON).") var savePipeline: String?
     @OptionGroup var read: ReadOptions
     func run() throws {
         guarded {
@@ -336,12 +367,22 @@ struct DataPrepare: ParsableCommand {
             for (k, v) in cfg.types ?? [:] { options.types[k] = v }
             let extra = read.extraMissing + (cfg.missing ?? [])
             options.missing = MissingTokens(extra: extra)
+            if cfg.split == nil, let output, streamable(input, output) {
+                var pipeline = try fitStreaming(cfg.steps, path: input, options: options, missing: extra)
+                pipeline.labels = cfg.labels
+                let (rows, reports) = try applyStreaming(pipeline, input: input, output: output, delimiter: options.delimiter)
+                if let savePipeline { try pipeline.save(savePipeline) }
+                printReports(reports)
+                print("wrote \(output) (\(rows) rows)")
+                return
+            }
             let table = try readTable(input, options)
             let ext = (input as NSString).pathExtension.isEmpty ? "csv" : (input as NSString).pathExtension
             if let split = cfg.split {
                 guard let outDir else { throw ValidationError("the config has a split: give --out-dir") }
                 let parts = try Sampling.split(table, ratios: split.ratios, seed: split.seed ?? 0, stratify: split.stratify)
-                let (pipeline, train, reports) = try Pipeline.fit(cfg.steps, on: parts[0], missing: extra)
+                var (pipeline, train, reports) = try Pipeline.fit(cfg.steps, on: parts[0], missing: extra)
+                pipeline.labels = cfg.labels
                 try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
                 for (i, name) in ["train", "validation", "test"].prefix(parts.count).enumerated() {
                     var t = i == 0 ? train : parts[i]
@@ -354,7 +395,8 @@ struct DataPrepare: ParsableCommand {
                 if let savePipeline { try pipeline.save(savePipeline) }
             } else {
                 guard let output else { throw ValidationError("give -o OUTPUT") }
-                let (pipeline, out, reports) = try Pipeline.fit(cfg.steps, on: table, missing: extra)
+                var (pipeline, out, reports) = try Pipeline.fit(cfg.steps, on: table, missing: extra)
+                pipeline.labels = cfg.labels
                 try writeTable(out, output, options.delimiter)
                 if let savePipeline { try pipeline.save(savePipeline) }
                 printReports(reports)
@@ -368,7 +410,7 @@ struct DataApply: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply", abstract: "Re-run a saved pipeline on new data (CSV is streamed in bounded memory).",
         discussion: "Example: onyx data apply prep.pipeline.json new.csv -o new_prepared.csv")
-    @Argument(help: "The pipeline JSON (from --save-pipeline / --save-params).") var pipeline: String
+    @Argument(help: "The pipeline file, JSON or YAML (from --save-pipeline / --save-params).") var pipeline: String
     @Argument(help: "Input file.") var input: String
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Option(help: "Field delimiter for CSV (one character, or 'tab').") var delimiter: String = ","
@@ -385,20 +427,44 @@ struct DataApply: ParsableCommand {
                 print("wrote \(output) (\(t.rowCount) rows)")
                 return
             }
-            let stream = try CSVStream(path: input, options: options)
-            let state = ApplyState()
-            let progress = Progress(total: 100, label: "applying")
-            defer { progress.finish() }
-            var rows = 0
-            try DataIO.streamCSV(to: output, delimiter: delim) { emit in
-                while var batch = try stream.next() {
-                    _ = try p.apply(&batch, state: state)
-                    try emit(batch)
-                    rows += batch.rowCount
-                    progress.update(stream.totalBytes > 0 ? min(100, stream.bytesRead * 100 / stream.totalBytes) : 100, "%")
-                }
-            }
+            let (rows, reports) = try applyStreaming(p, input: input, output: output, delimiter: delim)
+            printReports(reports, to: true)
             print("wrote \(output) (\(rows) rows)")
+        }
+    }
+}
+
+struct DataExportONNX: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-onnx", abstract: "Export a fitted pipeline as ONNX preprocessing nodes, alone or in front of a model.",
+        discussion: """
+            The graph takes one [N, 1] input per raw column (float for numeric columns, string for categorical / \
+            text ones) and makes the [N, F] float feature matrix with ai.onnx.ml Imputer, Scaler, Normalizer, \
+            LabelEncoder, OneHotEncoder and standard ops. With --model, it feeds the model's one input, so the model \
+            file alone carries its preprocessing. Steps that remove rows (drop_rows, dedupe, outliers with action \
+            drop) or split strings (multilabel) cannot be exported: the error names the step. Missing numeric \
+            values are fed as NaN.
+            Example: onyx data export-onnx prep.pipeline.yaml --model model.onnx --exclude label -o model_with_prep.onnx
+            """)
+    @Argument(help: "The fitted pipeline file (JSON or YAML).") var pipeline: String
+    @Option(help: "The model to put the preprocessing in front of (its one input takes the features).") var model: String?
+    @Option(help: "Comma-separated input columns to leave out besides the pipeline's labels.") var exclude: String?
+    @Option(name: .shortAndLong, help: "Output .onnx file.") var output: String
+    func run() throws {
+        guarded {
+            let p = try Pipeline.load(pipeline)
+            let excluded = Array(Set((p.labels ?? []) + list(exclude)))
+            let out: Model
+            if let model {
+                out = try PipelineONNX.prepend(p, to: try ONNXModel.load(path: model), exclude: excluded)
+            } else {
+                out = try PipelineONNX.standalone(p, exclude: excluded)
+            }
+            try ONNXModel.save(out, to: output)
+            let inputs = out.graph.feedableInputs.map { "\($0.name): \($0.type)" }
+            print("wrote \(output) (\(out.graph.nodes.count) nodes)")
+            print("inputs: \(inputs.joined(separator: ", "))")
+            if let f = out.metadata.first(where: { $0.key == PipelineONNX.featuresKey }) { print("features: \(f.value)") }
         }
     }
 }
