@@ -36,7 +36,7 @@ let package = Package(
         // Layer 3: ONNX import/export, TensorProto files, conformance runner.
         .target(name: "OnyxONNX", dependencies: ["OnyxEngine", "OnyxKernels", "OnyxProto"]),
         // Data preparation: CSV / JSON Lines / .npy reading, tables, cleaning, scaling, labels, pipelines.
-        .target(name: "OnyxData", dependencies: ["OnyxTensor"]),
+        .target(name: "OnyxData", dependencies: ["OnyxTensor", "OnyxEngine"]),
         // Evaluation metrics (scikit-learn definitions), metrics reports. Pure Swift.
         .target(name: "OnyxMetrics", dependencies: ["OnyxData"]),
         // Model evaluation: runs a model over a data set, maps outputs to predictions, metrics, HTML report.

@@ -159,6 +159,8 @@ public struct Pipeline: Codable, Sendable {
     /// Extra missing-value tokens besides the defaults.
     public var missing: [String]
     public var steps: [FittedStep]
+    /// Image preprocessing (ImageSteps.swift) for pipelines that read image files instead of rows.
+    public var image: ImageTransform?
 
     public init(input: [ColumnSpec], missing: [String], steps: [FittedStep]) {
         self.input = input; self.missing = missing; self.steps = steps
