@@ -12,19 +12,33 @@ public struct EvalError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String { message }
 }
 
-/// Rows of float features plus the raw text of the label column.
+/// Image files read through an image transform when their batch runs (OnyxData's ImageTransform).
+public struct ImageSource: Sendable {
+    public let files: [String]
+    public let transform: ImageTransform
+}
+
+/// Rows of float features (or image files) plus the raw text of the label column.
 public struct EvalData: Sendable {
-    /// Where the data came from (file path).
+    /// Where the data came from (file or folder path).
     public let source: String
+    /// CSV: the feature columns (empty for images).
     public let featureNames: [String]
     public let labelName: String
-    /// Row-major `rows × featureNames.count` features (parsed as Double, then rounded to Float like numpy's
-    /// `astype(np.float32)`).
+    /// Row-major `rows × width` features (parsed as Double, then rounded to Float like numpy's
+    /// `astype(np.float32)`); empty when `images` is set.
     public let features: [Float]
-    /// The label column's text, one entry per row (whitespace-trimmed).
+    /// Image folder: the files, decoded and transformed batch by batch while the model runs.
+    public let images: ImageSource?
+    /// The label column's text, one entry per row (whitespace-trimmed); image folders: the class folder name.
     public let rawLabels: [String]
+    /// Shape of one row as fed to the model: [features] for CSV, e.g. [3, H, W] for images.
+    public let sampleShape: [Int]
+    /// Image folders: the classes (folder names in torchvision ImageFolder order); score column k is class k.
+    public let classNames: [String]?
     public var rows: Int { rawLabels.count }
-    public var width: Int { featureNames.count }
+    /// Values per row.
+    public let width: Int
 
     public init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String]) throws {
         guard features.count == rawLabels.count * featureNames.count else {
@@ -32,6 +46,27 @@ public struct EvalData: Sendable {
         }
         self.source = source; self.featureNames = featureNames; self.labelName = labelName
         self.features = features; self.rawLabels = rawLabels
+        images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
+    }
+
+    /// An image folder `DIR/<class>/…/*.png|jpg|…` (torchvision ImageFolder layout and class order), each image
+    /// preprocessed by `transform` when its batch runs.
+    public static func imageFolder(path: String, transform: ImageTransform) throws -> EvalData {
+        try EvalData(folder: try ImageFolder(path), transform: transform)
+    }
+
+    init(folder: ImageFolder, transform: ImageTransform) throws {
+        try transform.validate()
+        source = folder.root; featureNames = []; labelName = "folder"; features = []
+        images = ImageSource(files: folder.files.map(\.path), transform: transform)
+        rawLabels = folder.files.map { folder.classes[$0.classIndex] }
+        sampleShape = transform.sampleShape; classNames = folder.classes
+        width = sampleShape.reduce(1, *)
+    }
+
+    /// A short description of a row: "64 features" or "images 3×224×224".
+    public var rowDescription: String {
+        images == nil ? "\(width) features" : "images " + sampleShape.map(String.init).joined(separator: "×")
     }
 
     /// Reads a CSV file with a header row. Features are the columns in `features`, or every column except

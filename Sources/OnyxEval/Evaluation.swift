@@ -44,7 +44,8 @@ public enum Evaluator {
         let t1 = Date()
         var warnings = [String]()
         let n = data.rows
-        let trueLabels = parseLabels(data.rawLabels)[0]
+        // Image folders: labels are the folder names, compared as text.
+        let trueLabels = data.classNames != nil ? data.rawLabels.map { Label.string($0) } : parseLabels(data.rawLabels)[0]
 
         // Regression: no label output and one score column, unless the labels look like a binary problem and the
         // scores like probabilities (or logits are announced).
@@ -94,7 +95,8 @@ public enum Evaluator {
             let k = raw.columns
             var rowsK = (0..<n).map { r in Array(s[(r * k)..<((r + 1) * k)]) }
             // Classes of the score columns.
-            classes = try resolveClasses(raw, rowsK, runner: runner, dataLabels: trueLabels, warnings: &warnings)
+            classes = try resolveClasses(raw, rowsK, runner: runner, dataLabels: trueLabels, classNames: data.classNames,
+                                         warnings: &warnings)
             let sumsToOne = rowsK.allSatisfy { row in row.allSatisfy { $0 >= 0 && $0 <= 1 } && abs(row.reduce(0, +) - 1) <= 1e-3 }
             switch options.scoresKind {
             case .probabilities?:
@@ -166,11 +168,11 @@ public enum Evaluator {
     }
 
     /// Classes of the score columns, in order of preference: ZipMap keys; a classifier node's `classlabels_*`
-    /// attribute with one label per column; the label output matched against the argmax column (when that maps
+    /// attribute with one label per column; an image folder's classes (sorted folder names); the label output matched against the argmax column (when that maps
     /// every column); the sorted labels of the data (and the label output) when there is one per column; else
     /// the column indices 0..<K (with a warning).
     static func resolveClasses(_ raw: RawOutputs, _ rows: [[Double]], runner: ModelRunner, dataLabels: [Label],
-                               warnings: inout [String]) throws -> [Label] {
+                               classNames: [String]? = nil, warnings: inout [String]) throws -> [Label] {
         let k = raw.columns
         if let keys = raw.mapKeys, keys.count == k { return keys }
         for node in runner.session.model.graph.nodes where node.domain == "ai.onnx.ml" {
@@ -178,6 +180,13 @@ public enum Evaluator {
                 return v.map { .int($0) }
             }
             if case .strings(let v)? = node.attributes["classlabels_strings"], v.count == k { return v.map { .string($0) } }
+        }
+        // An image folder's classes, in ImageFolder order (score column k is class k).
+        if let names = classNames {
+            guard names.count == k else {
+                throw EvalError("the model gives \(k) scores per image but the folder has \(names.count) classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : "")); score column k must be the k-th class folder in sorted order")
+            }
+            return names.map { .string($0) }
         }
         var learned = [Label?](repeating: nil, count: k)
         var consistent = true

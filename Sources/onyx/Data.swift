@@ -403,18 +403,8 @@ struct DataApply: ParsableCommand {
     }
 }
 
-struct DataImage: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "image", abstract: "Images (PNG, baseline JPEG, BMP, PNM, TIFF) → one float32 .npy batch for a vision model.",
-        discussion: """
-            Per image: decode, resize (bilinear, PyTorch's interpolate with align_corners=False and no antialias), \
-            center-crop, channel order, value · scale (default 1/255) then (v − mean) / std per channel; output \
-            [N, 3, H, W] (nchw) or [N, H, W, 3]. A directory is walked recursively (files sorted by name). \
-            --save-pipeline writes the transform as a pipeline file; --pipeline re-applies a saved one.
-            Example: onyx data image photos/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 \
-            --std 0.229,0.224,0.225 -o batch.npy --save-pipeline imagenet.pipeline.json
-            """)
-    @Argument(help: "Image files or directories.") var inputs: [String]
+/// Image preprocessing options shared by `onyx data image` and `onyx eval` on an image folder.
+struct ImageOptions: ParsableArguments {
     @Option(help: "Resize every image to H,W (aspect ratio not kept).") var size: String?
     @Option(name: .customLong("resize-shorter"), help: "Resize so the shorter side is N (aspect ratio kept).") var resizeShorter: Int?
     @Option(help: "Center-crop to H,W after resizing.") var crop: String?
@@ -422,29 +412,50 @@ struct DataImage: ParsableCommand {
     @Option(help: "Per-channel standard deviations (1 or 3 values).") var std: String = "1"
     @Option(help: "Multiplier of the 0…255 pixel values before normalization.") var scale: Double = 1.0 / 255
     @Option(help: "Channel order: rgb or bgr.") var channels: String = "rgb"
-    @Option(help: "Output layout: nchw or nhwc.") var layout: String = "nchw"
+    @Option(help: "Tensor layout: nchw or nhwc.") var layout: String = "nchw"
+
+    var given: Bool { size != nil || resizeShorter != nil || crop != nil }
+
+    /// The transform of the saved pipeline `pipeline` (when given), else of these options.
+    func transform(pipeline: String?) throws -> ImageTransform {
+        if let pipeline {
+            guard let t = try Pipeline.load(pipeline).image else { throw ValidationError("\(pipeline): the pipeline has no image transform") }
+            try t.validate()
+            return t
+        }
+        func pair(_ s: String?, _ what: String) throws -> [Int]? {
+            guard let s else { return nil }
+            let v = list(s).map { Int($0) }
+            guard v.count == 2, let h = v[0], let w = v[1] else { throw ValidationError("\(what) must be H,W, got '\(s)'") }
+            return [h, w]
+        }
+        return try ImageTransform(size: try pair(size, "--size"), resizeShorter: resizeShorter, crop: try pair(crop, "--crop"),
+                                  scale: scale, mean: numbers(mean, "--mean"), std: numbers(std, "--std"),
+                                  channels: channels, layout: layout)
+    }
+}
+
+struct DataImage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Images (PNG, baseline JPEG, BMP, PNM, TIFF) → one float32 .npy batch for a vision model.",
+        discussion: """
+            Per image: decode, resize (bilinear, PyTorch's interpolate with align_corners=False and no antialias), \
+            center-crop, channel order, value · scale (default 1/255) then (v − mean) / std per channel; output \
+            [N, 3, H, W] (nchw) or [N, H, W, 3]. Gray images are replicated to 3 channels, alpha is dropped. A \
+            directory is walked recursively (files sorted by name, as torchvision's ImageFolder does). \
+            --save-pipeline writes the transform as a pipeline file; --pipeline re-applies a saved one.
+            Example: onyx data image photos/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 \
+            --std 0.229,0.224,0.225 -o batch.npy --save-pipeline imagenet.pipeline.json
+            """)
+    @Argument(help: "Image files or directories.") var inputs: [String]
+    @OptionGroup var image: ImageOptions
     @Option(help: "Apply the image transform of this pipeline file instead of the options above.") var pipeline: String?
     @Option(name: .customLong("save-pipeline"), help: "Save the transform as a pipeline file (JSON).") var savePipeline: String?
     @Option(name: .shortAndLong, help: "Output .npy file.") var output: String
 
     func run() throws {
         guarded {
-            let transform: ImageTransform
-            if let pipeline {
-                guard let t = try Pipeline.load(pipeline).image else { throw ValidationError("\(pipeline): the pipeline has no image transform") }
-                try t.validate()
-                transform = t
-            } else {
-                func pair(_ s: String?, _ what: String) throws -> [Int]? {
-                    guard let s else { return nil }
-                    let v = list(s).map { Int($0) }
-                    guard v.count == 2, let h = v[0], let w = v[1] else { throw ValidationError("\(what) must be H,W, got '\(s)'") }
-                    return [h, w]
-                }
-                transform = try ImageTransform(size: try pair(size, "--size"), resizeShorter: resizeShorter, crop: try pair(crop, "--crop"),
-                                               scale: scale, mean: numbers(mean, "--mean"), std: numbers(std, "--std"),
-                                               channels: channels, layout: layout)
-            }
+            let transform = try image.transform(pipeline: pipeline)
             var files = [String]()
             for i in inputs {
                 var isDir: ObjCBool = false

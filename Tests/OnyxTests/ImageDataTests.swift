@@ -103,3 +103,56 @@ private let imageCases: [ImageCase] = {
         #expect(throws: (any Error).self, "\(c)") { try c.make() }
     }
 }
+
+/// `onyx eval` on an image folder: expected predictions and metrics are onnxruntime + scikit-learn on the
+/// torchvision-preprocessed folder (scripts/make_image_fixtures.py).
+@Suite("ImageEval") struct ImageEvalTests {
+    static func expected() throws -> [String: Any] {
+        let data = try Data(contentsOf: Fixtures.url("image/folder_expected.json"))
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    @Test(arguments: [(1, 1), (5, 2), (64, 2)])
+    func folderMatchesScikitLearn(_ batch: Int, _ workers: Int) throws {
+        let exp = try Self.expected()
+        let t = try ImageTransform(size: [8, 8], mean: [0.5], std: [0.25])
+        let data = try EvalData.imageFolder(path: imageFixture("folder"), transform: t)
+        #expect(data.rows == 12 && data.sampleShape == [3, 8, 8] && data.classNames == exp["classes"] as? [String])
+        var opts = EvalOptions()
+        opts.batch = batch
+        opts.workers = workers
+        let e = try Evaluator.evaluate(modelPath: imageFixture("color_model.onnx"), data: data, options: opts)
+        #expect(e.classes == (exp["classes"] as? [String] ?? []).map { Label.string($0) })
+        #expect(e.yTrue == (exp["labels"] as? [String] ?? []).map { Label.string($0) })
+        #expect(e.yPred == (exp["predictions"] as? [String] ?? []).map { Label.string($0) })
+        let acc = try #require(exp["accuracy"] as? Double), ll = try #require(exp["log_loss"] as? Double)
+        let f1 = try #require(exp["f1_macro"] as? Double)
+        let got = Dictionary(headlineMetrics(e.report), uniquingKeysWith: { a, _ in a })
+        #expect(got["accuracy"] == acc)
+        #expect(abs((got["f1.macro"] ?? .nan) - f1) <= 1e-12)
+        // Probabilities come from our engine's float32 softmax, not onnxruntime's: close, not bit-equal.
+        #expect(abs((got["log_loss"] ?? .nan) - ll) <= 1e-5 * ll)
+        guard case .object(let entries) = e.report.value,
+              case .array(let rows)? = entries.first(where: { $0.0 == "confusion_matrix" })?.1 else {
+            Issue.record("no confusion matrix"); return
+        }
+        let cm = rows.map { r -> [Int] in
+            guard case .array(let v) = r else { return [] }
+            return v.map { if case .int(let i) = $0 { return i } else if case .number(let d) = $0 { return Int(d) } else { return -1 } }
+        }
+        #expect(cm == exp["confusion_matrix"] as? [[Int]])
+    }
+
+    @Test func wrongSizeOrClassCountIsAnError() throws {
+        let model = imageFixture("color_model.onnx")
+        let big = try EvalData.imageFolder(path: imageFixture("folder"), transform: ImageTransform(size: [9, 8]))
+        #expect(throws: EvalError.self) { try Evaluator.evaluate(modelPath: model, data: big) }
+        let nhwc = try EvalData.imageFolder(path: imageFixture("folder"), transform: ImageTransform(size: [8, 8], layout: "nhwc"))
+        #expect(throws: EvalError.self) { try Evaluator.evaluate(modelPath: model, data: nhwc) }
+        // A CSV-style model ([rows, 64]) on images.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let digits = root.appendingPathComponent("Examples/models/digits_mlp/1/model.onnx").path
+        let ok = try EvalData.imageFolder(path: imageFixture("folder"), transform: ImageTransform(size: [8, 8]))
+        #expect(throws: EvalError.self) { try Evaluator.evaluate(modelPath: digits, data: ok) }
+    }
+}
