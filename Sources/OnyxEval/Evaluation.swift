@@ -32,7 +32,9 @@ public enum Evaluator {
     /// Loads the model at `modelPath` and evaluates it on `data`.
     public static func evaluate(modelPath: String, data: EvalData, options: EvalOptions = EvalOptions(),
                                 progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> ModelEvaluation {
+        let t = Date()
         let runner = try ModelRunner(path: modelPath, options: options)
+        EvalTiming.report("load model", since: t)
         return try evaluate(runner, data: data, options: options, progress: progress)
     }
 
@@ -42,10 +44,10 @@ public enum Evaluator {
         let t0 = Date()
         let raw = try runner.run(data, options: options, progress: progress)
         let t1 = Date()
+        EvalTiming.report("run batches", since: t0)
         var warnings = [String]()
         let n = data.rows
-        // Image folders: labels are the folder names, compared as text.
-        let trueLabels = data.classNames != nil ? data.rawLabels.map { Label.string($0) } : parseLabels(data.rawLabels)[0]
+        let trueLabels = data.labels
 
         // Regression: no label output and one score column, unless the labels look like a binary problem and the
         // scores like probabilities (or logits are announced).
@@ -159,7 +161,9 @@ public enum Evaluator {
             pos = c
         }
         let t2 = Date()
+        EvalTiming.report("outputs → predictions", since: t1)
         let report = try MetricsReport.classification(yTrue: yTrue, yPred: yPred, scores: scores, classes: classes, posLabel: pos)
+        EvalTiming.report("metrics", since: t2)
         return ModelEvaluation(modelPath: runner.path, task: .classification, outputs: runner.outputDescription,
                                classes: classes, yTrue: yTrue, yPred: yPred, scores: scores,
                                scoresAreProbabilities: probabilities, targets: [], predictions: [], report: report,

@@ -189,9 +189,14 @@ public final class ModelRunner: Sendable {
             for i in 0..<(n * width) { v[i] = Double(features[lo * width + i]) }
             x = try Tensor(shape: [fed, width], values: v)
         } else {
-            var v = Array(features[(lo * width)..<(hi * width)])
-            if fed > n { v += [Float](repeating: 0, count: (fed - n) * width) }
-            x = try Tensor(shape: [fed, width], values: v)
+            // Copied once, straight into the input tensor's storage (zero rows pad a fixed batch size).
+            let t = Tensor.uninitialized(.float32, shape: [fed, width])
+            let dst = t.mutablePointer(Float.self)
+            features.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress { dst.update(from: s + lo * width, count: n * width) }
+            }
+            if fed > n { (dst + n * width).update(repeating: 0, count: (fed - n) * width) }
+            x = t
         }
         let wanted = [plan.label, plan.scores].compactMap { $0 }
         let res = try session.runValues([inputName: .tensor(x)], outputNames: wanted)

@@ -62,12 +62,17 @@ struct Eval: ParsableCommand {
                 : try EvalData.csv(path: data, label: label, features: featureList)
         }
         let loadSeconds = Date().timeIntervalSince(t0)
+        EvalTiming.report("read data", since: t0)
         let primary = evaluate(model, table, opts, tag: compare == nil ? "eval" : "eval A")
         let other = compare.map { evaluate($0, table, opts, tag: "eval B") }
         let summary = EvalSummary(data: table, primary: primary, other: other, loadSeconds: loadSeconds)
         if let report {
+            let tr = Date()
             guarded { try HTMLReport.write(summary, to: report) }
+            EvalTiming.report("HTML report", since: tr)
         }
+        let tp = Date()
+        defer { EvalTiming.report("print", since: tp) }
         if json {
             print(summary.json())
         } else {
