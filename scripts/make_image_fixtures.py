@@ -4,6 +4,9 @@
     pip install torch torchvision pillow numpy onnx onnxruntime scikit-learn
     python scripts/make_image_fixtures.py
 
+Committed files made with torch 2.15.0, torchvision 0.29.2, Pillow 13.0.0, numpy 2.4.6, onnxruntime 1.32.0,
+scikit-learn 1.9.1 (also recorded in folder_expected.json).
+
 Writes, under Tests/OnyxTests/Fixtures/image/:
 - small images made here with numpy + Pillow (PNG RGB / gray / RGBA, baseline JPEG 4:2:0 and 4:4:4) and, for each,
   `<name>.pixels.npy`: Pillow's decode (`Image.open(p).convert("RGB")`, HWC uint8) — the decoder reference;
