@@ -194,6 +194,8 @@ public struct Pipeline: Codable, Sendable {
     /// Label columns: transformed by `apply` like any column, but not model inputs — `export-onnx` and the server
     /// leave them (and the columns made from them) out of the features.
     public var labels: [String]?
+    /// Image preprocessing (ImageSteps.swift) for pipelines that read image files instead of rows.
+    public var image: ImageTransform?
 
     public init(input: [ColumnSpec], missing: [String], steps: [FittedStep], labels: [String]? = nil) {
         self.input = input; self.missing = missing; self.steps = steps; self.labels = labels

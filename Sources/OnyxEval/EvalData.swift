@@ -12,19 +12,35 @@ public struct EvalError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String { message }
 }
 
-/// Rows of float features plus the raw text of the label column.
+/// Image files read through an image transform when their batch runs (OnyxData's ImageTransform).
+public struct ImageSource: Sendable {
+    public let files: [String]
+    public let transform: ImageTransform
+}
+
+/// Rows of float features (or image files) plus the raw text of the label column.
 public struct EvalData: Sendable {
-    /// Where the data came from (file path).
+    /// Where the data came from (file or folder path).
     public let source: String
+    /// CSV: the feature columns (empty for images).
     public let featureNames: [String]
     public let labelName: String
-    /// Row-major `rows × featureNames.count` features (parsed as Double, then rounded to Float like numpy's
-    /// `astype(np.float32)`).
+    /// Row-major `rows × width` features (parsed as Double, then rounded to Float like numpy's
+    /// `astype(np.float32)`); empty when `images` is set.
     public let features: [Float]
-    /// The label column's text, one entry per row (whitespace-trimmed).
+    /// Image folder: the files, decoded and transformed batch by batch while the model runs.
+    public let images: ImageSource?
+    /// The label column's text, one entry per row (whitespace-trimmed); image folders: the class folder name.
     public let rawLabels: [String]
+    /// The labels as `parseLabels` reads them (all integers → `.int`, else `.string`); image folders: `.string`.
+    public let labels: [Label]
+    /// Shape of one row as fed to the model: [features] for CSV, e.g. [3, H, W] for images.
+    public let sampleShape: [Int]
+    /// Image folders: the classes (folder names in torchvision ImageFolder order); score column k is class k.
+    public let classNames: [String]?
     public var rows: Int { rawLabels.count }
-    public var width: Int { featureNames.count }
+    /// Values per row.
+    public let width: Int
 
     public init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String]) throws {
         guard features.count == rawLabels.count * featureNames.count else {
@@ -32,6 +48,36 @@ public struct EvalData: Sendable {
         }
         self.source = source; self.featureNames = featureNames; self.labelName = labelName
         self.features = features; self.rawLabels = rawLabels
+        labels = parseLabels(rawLabels)[0]
+        images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
+    }
+
+    /// CSV fast path: labels already parsed.
+    init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String], labels: [Label]) {
+        self.source = source; self.featureNames = featureNames; self.labelName = labelName
+        self.features = features; self.rawLabels = rawLabels; self.labels = labels
+        images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
+    }
+
+    /// An image folder `DIR/<class>/…/*.png|jpg|…` (torchvision ImageFolder layout and class order), each image
+    /// preprocessed by `transform` when its batch runs.
+    public static func imageFolder(path: String, transform: ImageTransform) throws -> EvalData {
+        try EvalData(folder: try ImageFolder(path), transform: transform)
+    }
+
+    init(folder: ImageFolder, transform: ImageTransform) throws {
+        try transform.validate()
+        source = folder.root; featureNames = []; labelName = "folder"; features = []
+        images = ImageSource(files: folder.files.map(\.path), transform: transform)
+        rawLabels = folder.files.map { folder.classes[$0.classIndex] }
+        labels = rawLabels.map { .string($0) }
+        sampleShape = transform.sampleShape; classNames = folder.classes
+        width = sampleShape.reduce(1, *)
+    }
+
+    /// A short description of a row: "64 features" or "images 3×224×224".
+    public var rowDescription: String {
+        images == nil ? "\(width) features" : "images " + sampleShape.map(String.init).joined(separator: "×")
     }
 
     /// Reads a CSV file with a header row. Features are the columns in `features`, or every column except
@@ -139,9 +185,16 @@ public struct EvalData: Sendable {
         }
         var labels = [String]()
         labels.reserveCapacity(rowCount)
-        for r in results.take() { labels += try r.get() }
-        return try EvalData(source: path, featureNames: featureIndex.map { header[$0] }, labelName: label,
-                            features: out, rawLabels: labels)
+        var ints: [Int]? = []
+        ints?.reserveCapacity(rowCount)
+        for r in results.take() {
+            let chunk = try r.get()
+            labels += chunk.text
+            if let i = chunk.ints { ints?.append(contentsOf: i) } else { ints = nil }
+        }
+        let parsed = ints.map { $0.map { Label.int($0) } } ?? parseLabels(labels)[0]
+        return EvalData(source: path, featureNames: featureIndex.map { header[$0] }, labelName: label,
+                        features: out, rawLabels: labels, labels: parsed)
     }
 }
 
@@ -157,13 +210,19 @@ struct ParseBuffers: @unchecked Sendable {
     let lines: UnsafeBufferPointer<LineRange>
 }
 
+/// One chunk's labels: the text, and the integers when every label of the chunk is one.
+struct ChunkLabels: Sendable {
+    var text: [String]
+    var ints: [Int]?
+}
+
 /// Per-chunk results. `@unchecked Sendable`: written under `lock`.
 final class ChunkResults: @unchecked Sendable {
     let lock = NSLock()
-    var items: [Result<[String], Error>?]
+    var items: [Result<ChunkLabels, Error>?]
     init(_ n: Int) { items = Array(repeating: nil, count: n) }
-    func set(_ i: Int, _ r: Result<[String], Error>) { lock.lock(); items[i] = r; lock.unlock() }
-    func take() -> [Result<[String], Error>] {
+    func set(_ i: Int, _ r: Result<ChunkLabels, Error>) { lock.lock(); items[i] = r; lock.unlock() }
+    func take() -> [Result<ChunkLabels, Error>] {
         lock.lock(); defer { lock.unlock() }
         return items.map { $0 ?? .failure(EvalError("internal: a parsing chunk did not finish")) }
     }
@@ -180,29 +239,81 @@ struct ChunkParser: Sendable {
     /// Exact powers of ten (10^0 ... 10^22 are representable exactly in a Double).
     static let pow10: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { a, _ in a * 10 } }
 
-    func parse(_ io: ParseBuffers, _ rows: Range<Int>) throws -> [String] {
-        let base = io.bytes, lines = io.lines
+    func parse(_ io: ParseBuffers, _ rows: Range<Int>) throws -> ChunkLabels {
+        try slot.withUnsafeBufferPointer { slots in
+            try ChunkParser.pow10.withUnsafeBufferPointer { p10 in try parse(io, rows, slots, p10) }
+        }
+    }
+
+    /// One pass over the bytes of a row: plain decimal fields (optional sign, digits, optional '.' and digits,
+    /// ended by ',' or the end of the line) are read as they are scanned, straight into the output row; any other
+    /// field is delimited first and read by `number` (blanks, exponents, long mantissas: strtod).
+    private func parse(_ io: ParseBuffers, _ rows: Range<Int>, _ slots: UnsafeBufferPointer<Int>,
+                       _ p10: UnsafeBufferPointer<Double>) throws -> ChunkLabels {
+        let base = io.bytes, lines = io.lines, out = io.out
+        let columns = header.count
         var labels = [String]()
         labels.reserveCapacity(rows.count)
+        var ints: [Int]? = []
+        ints?.reserveCapacity(rows.count)
         for r in rows {
             let (start, end, line) = (lines[r].start, lines[r].end, lines[r].line)
+            let row = out + r * width
             var col = 0
             var f = start
             while true {
+                if col < columns && col != labelIndex {
+                    // Fast path for a plain decimal feature (or skipped) field.
+                    var i = f
+                    var negative = false
+                    if i < end && (base[i] == 0x2D || base[i] == 0x2B) { negative = base[i] == 0x2D; i += 1 }
+                    var mantissa: UInt64 = 0
+                    let digitsStart = i
+                    while i < end, base[i] &- 0x30 < 10, i - digitsStart < 19 {
+                        mantissa = mantissa &* 10 &+ UInt64(base[i] &- 0x30); i += 1
+                    }
+                    var digits = i - digitsStart, decimals = 0
+                    if i < end && base[i] == 0x2E {
+                        i += 1
+                        let fracStart = i
+                        while i < end, base[i] &- 0x30 < 10, digits + (i - fracStart) < 19 {
+                            mantissa = mantissa &* 10 &+ UInt64(base[i] &- 0x30); i += 1
+                        }
+                        decimals = i - fracStart
+                        digits += decimals
+                    }
+                    if digits > 0 && (i == end || base[i] == 0x2C) && mantissa < (1 << 53) && decimals <= 22 {
+                        let slot = slots[col]
+                        if slot >= 0 {
+                            let v = Double(mantissa) / p10[decimals]
+                            row[slot] = Float(negative ? -v : v)
+                        }
+                        col += 1
+                        if i >= end { break }
+                        f = i + 1
+                        continue
+                    }
+                }
                 var g = f
                 while g < end && base[g] != 0x2C { g += 1 }
-                if col >= header.count {
+                if col >= columns {
                     throw EvalError("\(path):\(line): row has more fields than the header (\(header.count))")
                 }
                 if col == labelIndex {
-                    labels.append(String(decoding: UnsafeBufferPointer(start: base + f, count: g - f), as: UTF8.self)
-                        .trimmingCharacters(in: .whitespaces))
-                } else if slot[col] >= 0 {
+                    var a = f, b = g
+                    while a < b && (base[a] == 0x20 || base[a] == 0x09) { a += 1 }
+                    while b > a && (base[b - 1] == 0x20 || base[b - 1] == 0x09) { b -= 1 }
+                    labels.append(String(decoding: UnsafeBufferPointer(start: base + a, count: b - a), as: UTF8.self))
+                    // parseLabels' integer reading: an integer, or an integral finite number below 9e15.
+                    if ints != nil {
+                        if let v = number(base, a, b), v.isFinite, v.rounded() == v, abs(v) < 9.0e15 { ints?.append(Int(v)) } else { ints = nil }
+                    }
+                } else if slots[col] >= 0 {
                     guard let v = number(base, f, g), v.isFinite else {
                         let t = String(decoding: UnsafeBufferPointer(start: base + f, count: g - f), as: UTF8.self)
                         throw EvalError("\(path):\(line): column '\(header[col])': '\(t.trimmingCharacters(in: .whitespaces))' is not a finite number")
                     }
-                    io.out[r * width + slot[col]] = Float(v)
+                    row[slots[col]] = Float(v)
                 }
                 col += 1
                 if g >= end { break }
@@ -212,7 +323,7 @@ struct ChunkParser: Sendable {
                 throw EvalError("\(path):\(line): row has \(col) fields, header has \(header.count)")
             }
         }
-        return labels
+        return ChunkLabels(text: labels, ints: ints)
     }
 
     /// The number in bytes [f, g) (surrounding blanks allowed), or nil. Plain decimals with at most 19 digits

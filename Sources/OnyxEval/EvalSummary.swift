@@ -32,7 +32,7 @@ public struct EvalSummary: Sendable {
 
     /// The metrics table.
     public func table() -> String {
-        var lines = ["data:    \(data.source) (\(data.rows) rows, \(data.width) features, label '\(data.labelName)')"]
+        var lines = ["data:    \(data.source) (\(data.rows) rows, \(data.rowDescription), \(data.classNames.map { "\($0.count) classes from folder names" } ?? "label '\(data.labelName)'"))"]
         guard let o = other else {
             lines.append("model:   \(primary.modelPath) (\(primary.task.rawValue); \(primary.outputs))")
             lines.append(primary.report.table())

@@ -32,7 +32,9 @@ public enum Evaluator {
     /// Loads the model at `modelPath` and evaluates it on `data`.
     public static func evaluate(modelPath: String, data: EvalData, options: EvalOptions = EvalOptions(),
                                 progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> ModelEvaluation {
+        let t = Date()
         let runner = try ModelRunner(path: modelPath, options: options)
+        EvalTiming.report("load model", since: t)
         return try evaluate(runner, data: data, options: options, progress: progress)
     }
 
@@ -42,9 +44,10 @@ public enum Evaluator {
         let t0 = Date()
         let raw = try runner.run(data, options: options, progress: progress)
         let t1 = Date()
+        EvalTiming.report("run batches", since: t0)
         var warnings = [String]()
         let n = data.rows
-        let trueLabels = parseLabels(data.rawLabels)[0]
+        let trueLabels = data.labels
 
         // Regression: no label output and one score column, unless the labels look like a binary problem and the
         // scores like probabilities (or logits are announced).
@@ -94,7 +97,8 @@ public enum Evaluator {
             let k = raw.columns
             var rowsK = (0..<n).map { r in Array(s[(r * k)..<((r + 1) * k)]) }
             // Classes of the score columns.
-            classes = try resolveClasses(raw, rowsK, runner: runner, dataLabels: trueLabels, warnings: &warnings)
+            classes = try resolveClasses(raw, rowsK, runner: runner, dataLabels: trueLabels, classNames: data.classNames,
+                                         warnings: &warnings)
             let sumsToOne = rowsK.allSatisfy { row in row.allSatisfy { $0 >= 0 && $0 <= 1 } && abs(row.reduce(0, +) - 1) <= 1e-3 }
             switch options.scoresKind {
             case .probabilities?:
@@ -157,7 +161,9 @@ public enum Evaluator {
             pos = c
         }
         let t2 = Date()
+        EvalTiming.report("outputs → predictions", since: t1)
         let report = try MetricsReport.classification(yTrue: yTrue, yPred: yPred, scores: scores, classes: classes, posLabel: pos)
+        EvalTiming.report("metrics", since: t2)
         return ModelEvaluation(modelPath: runner.path, task: .classification, outputs: runner.outputDescription,
                                classes: classes, yTrue: yTrue, yPred: yPred, scores: scores,
                                scoresAreProbabilities: probabilities, targets: [], predictions: [], report: report,
@@ -166,11 +172,11 @@ public enum Evaluator {
     }
 
     /// Classes of the score columns, in order of preference: ZipMap keys; a classifier node's `classlabels_*`
-    /// attribute with one label per column; the label output matched against the argmax column (when that maps
+    /// attribute with one label per column; an image folder's classes (sorted folder names); the label output matched against the argmax column (when that maps
     /// every column); the sorted labels of the data (and the label output) when there is one per column; else
     /// the column indices 0..<K (with a warning).
     static func resolveClasses(_ raw: RawOutputs, _ rows: [[Double]], runner: ModelRunner, dataLabels: [Label],
-                               warnings: inout [String]) throws -> [Label] {
+                               classNames: [String]? = nil, warnings: inout [String]) throws -> [Label] {
         let k = raw.columns
         if let keys = raw.mapKeys, keys.count == k { return keys }
         for node in runner.session.model.graph.nodes where node.domain == "ai.onnx.ml" {
@@ -178,6 +184,13 @@ public enum Evaluator {
                 return v.map { .int($0) }
             }
             if case .strings(let v)? = node.attributes["classlabels_strings"], v.count == k { return v.map { .string($0) } }
+        }
+        // An image folder's classes, in ImageFolder order (score column k is class k).
+        if let names = classNames {
+            guard names.count == k else {
+                throw EvalError("the model gives \(k) scores per image but the folder has \(names.count) classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : "")); score column k must be the k-th class folder in sorted order")
+            }
+            return names.map { .string($0) }
         }
         var learned = [Label?](repeating: nil, count: k)
         var consistent = true

@@ -116,8 +116,8 @@ public final class ModelRunner: Sendable {
         guard case .tensor(let dt, let shape) = input.type, dt == .float32 || dt == .float64 else {
             throw EvalError("the model's input '\(input.name)' is \(input.type); evaluation feeds a float tensor [rows, features]")
         }
-        if let shape, shape.count != 2 {
-            throw EvalError("the model's input '\(input.name)' has rank \(shape.count) (\(input.type)); evaluation feeds [rows, features]")
+        if let shape, shape.count < 2 {
+            throw EvalError("the model's input '\(input.name)' has rank \(shape.count) (\(input.type)); evaluation feeds [rows, features] or a batch of images")
         }
         inputName = input.name; inputType = dt; inputShape = shape
         plan = try OutputPlan(session: session, output: options.output)
@@ -131,8 +131,19 @@ public final class ModelRunner: Sendable {
     /// Runs every row of `data`; `progress(done, total)` is called (from worker threads) after each batch.
     func run(_ data: EvalData, options: EvalOptions, progress: (@Sendable (Int, Int) -> Void)?) throws -> RawOutputs {
         let width = data.width
-        if let w = inputShape?.last?.value, w != width {
-            throw EvalError("the model expects \(w) features per row (input '\(inputName)' \(inputShape.map { "[\($0.map(\.description).joined(separator: ", "))]" } ?? "")), the data has \(width) (\(data.featureNames.prefix(5).joined(separator: ", "))\(width > 5 ? ", …" : ""))")
+        if let shape = inputShape {
+            let shown = "[\(shape.map(\.description).joined(separator: ", "))]"
+            if data.images != nil {
+                let fits = shape.count == 1 + data.sampleShape.count
+                    && zip(shape.dropFirst(), data.sampleShape).allSatisfy { $0.0.value == nil || $0.0.value == $0.1 }
+                if !fits {
+                    throw EvalError("the model's input '\(inputName)' is \(shown); the images are preprocessed to [N, \(data.sampleShape.map(String.init).joined(separator: ", "))] (set --size/--crop/--layout to match)")
+                }
+            } else if shape.count != 2 {
+                throw EvalError("the model's input '\(inputName)' is \(shown); a CSV file gives [rows, features]")
+            } else if let w = shape.last?.value, w != width {
+                throw EvalError("the model expects \(w) features per row (input '\(inputName)' \(shown)), the data has \(width) (\(data.featureNames.prefix(5).joined(separator: ", "))\(width > 5 ? ", …" : ""))")
+            }
         }
         // A fixed batch dimension sets the batch size; the last batch is padded with zero rows.
         let batch = inputShape?.first?.value.map { max(1, $0) } ?? max(1, options.batch)
@@ -141,12 +152,11 @@ public final class ModelRunner: Sendable {
         let batches = (rows + batch - 1) / batch
         let state = RunState(batches: batches)
         let workers = max(1, min(options.workers, batches))
-        let features = data.features
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let b = state.next() {
                 let lo = b * batch, hi = min(rows, lo + batch)
                 do {
-                    let out = try self.runBatch(features, lo: lo, hi: hi, width: width, padTo: padTo)
+                    let out = try self.runBatch(data, lo: lo, hi: hi, width: width, padTo: padTo)
                     state.store(b, out, rows: hi - lo, total: rows, progress: progress)
                 } catch {
                     state.fail(EvalError("rows \(lo + 1)–\(hi): \(error)"))
@@ -156,18 +166,37 @@ public final class ModelRunner: Sendable {
         return try state.gather()
     }
 
-    private func runBatch(_ features: [Float], lo: Int, hi: Int, width: Int, padTo: Int?) throws -> BatchOutputs {
+    private func runBatch(_ data: EvalData, lo: Int, hi: Int, width: Int, padTo: Int?) throws -> BatchOutputs {
         let n = hi - lo
         let fed = max(n, padTo ?? n)
+        let features = data.features
         let x: Tensor
-        if inputType == .float64 {
+        if let images = data.images {
+            // Decode and transform this batch's images (zero rows pad a fixed batch size).
+            var v = [Float](repeating: 0, count: fed * width)
+            try v.withUnsafeMutableBufferPointer { buf in
+                for r in 0..<n {
+                    try images.transform.load(images.files[lo + r], into: UnsafeMutableBufferPointer(rebasing: buf[(r * width)..<((r + 1) * width)]))
+                }
+            }
+            if inputType == .float64 {
+                x = try Tensor(shape: [fed] + data.sampleShape, values: v.map(Double.init))
+            } else {
+                x = try Tensor(shape: [fed] + data.sampleShape, values: v)
+            }
+        } else if inputType == .float64 {
             var v = [Double](repeating: 0, count: fed * width)
             for i in 0..<(n * width) { v[i] = Double(features[lo * width + i]) }
             x = try Tensor(shape: [fed, width], values: v)
         } else {
-            var v = Array(features[(lo * width)..<(hi * width)])
-            if fed > n { v += [Float](repeating: 0, count: (fed - n) * width) }
-            x = try Tensor(shape: [fed, width], values: v)
+            // Copied once, straight into the input tensor's storage (zero rows pad a fixed batch size).
+            let t = Tensor.uninitialized(.float32, shape: [fed, width])
+            let dst = t.mutablePointer(Float.self)
+            features.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress { dst.update(from: s + lo * width, count: n * width) }
+            }
+            if fed > n { (dst + n * width).update(repeating: 0, count: (fed - n) * width) }
+            x = t
         }
         let wanted = [plan.label, plan.scores].compactMap { $0 }
         let res = try session.runValues([inputName: .tensor(x)], outputNames: wanted)

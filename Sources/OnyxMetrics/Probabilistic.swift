@@ -80,10 +80,13 @@ public func topKAccuracyScore<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: 
     }
     let y = encode(yTrue, classes)
     var hits = 0
-    for (t, row) in zip(y, yScore) {
-        // Reversed stable ascending argsort = descending by score, later index first among ties.
-        let order = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 > $1) }
-        if order.prefix(k).contains(t) { hits += 1 }
+    for (t, row) in zip(y, yScore) where t >= 0 && t < row.count {
+        // Reversed stable ascending argsort = descending by score, later index first among ties: the true class's
+        // position in that order is the number of columns ranked before it (no sort needed).
+        let v = row[t]
+        var before = 0
+        for j in row.indices where row[j] > v || (row[j] == v && j > t) { before += 1 }
+        if before < k { hits += 1 }
     }
     return Double(hits) / Double(yTrue.count)
 }

@@ -5,7 +5,10 @@
 import Foundation
 
 /// Sample indices of `score` by descending score; ties keep sample order (a stable descending sort).
+/// Columns of 512 or more scores without NaN use a stable LSD radix sort on order-preserving 64-bit keys
+/// (−0 and +0 share a key, as they compare equal), which gives exactly the permutation of the comparison sort.
 func descendingOrder(_ score: [Double]) -> [Int] {
+    if score.count >= 512, !score.contains(where: \.isNaN) { return radixDescendingOrder(score) }
     var pairs = [(Double, Int)]()
     pairs.reserveCapacity(score.count)
     for (i, s) in score.enumerated() { pairs.append((s, i)) }
@@ -110,4 +113,53 @@ private final class ProbabilityCheck: @unchecked Sendable {
         }
         if case .some(.some(let e)) = outcome { throw e }
     }
+}
+
+/// Stable LSD radix sort (4 passes of 16 bits, passes where every key has the same digit skipped) of the sample
+/// indices by descending score. The key of d is the complement of its ascending IEEE order key.
+func radixDescendingOrder(_ score: [Double]) -> [Int] {
+    let n = score.count
+    var keys = [UInt64](repeating: 0, count: n), keys2 = keys
+    var idx = [Int](0..<n), idx2 = idx
+    score.withUnsafeBufferPointer { s in
+        keys.withUnsafeMutableBufferPointer { k in
+            for i in 0..<n {
+                let b = (s[i] == 0 ? 0.0 : s[i]).bitPattern
+                let ascending = b & (1 << 63) != 0 ? ~b : b | (1 << 63)
+                k[i] = ~ascending
+            }
+        }
+    }
+    var count = [Int](repeating: 0, count: 1 << 16)
+    for pass in 0..<4 {
+        let shift = UInt64(16 * pass)
+        keys.withUnsafeBufferPointer { k in
+            count.withUnsafeMutableBufferPointer { c in
+                c.update(repeating: 0)
+                for i in 0..<n { c[Int((k[i] >> shift) & 0xFFFF)] += 1 }
+            }
+        }
+        if count[Int((keys[0] >> shift) & 0xFFFF)] == n { continue }  // all keys share this digit
+        keys.withUnsafeBufferPointer { k in
+            idx.withUnsafeBufferPointer { ix in
+                keys2.withUnsafeMutableBufferPointer { k2 in
+                    idx2.withUnsafeMutableBufferPointer { i2 in
+                        count.withUnsafeMutableBufferPointer { c in
+                            var sum = 0
+                            for d in 0..<(1 << 16) { let t = c[d]; c[d] = sum; sum += t }
+                            for i in 0..<n {
+                                let d = Int((k[i] >> shift) & 0xFFFF)
+                                let p = c[d]
+                                c[d] = p + 1
+                                k2[p] = k[i]; i2[p] = ix[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        swap(&keys, &keys2)
+        swap(&idx, &idx2)
+    }
+    return idx
 }

@@ -6,7 +6,7 @@ import Onyx
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, export-onnx, word2vec.",
+        abstract: "Prepare data: inspect, split, clean, normalize, labels, sample, merge, prepare, apply, export-onnx, word2vec, image.",
         discussion: """
             Inputs: CSV (RFC 4180, any delimiter, UTF-8), .tsv, JSON Lines (.jsonl), .npy. Steps are fitted on the \
             training data only; --save-pipeline / --save-params write the fitted steps as JSON or YAML, which \
@@ -15,7 +15,7 @@ struct DataCommand: ParsableCommand {
             """,
         subcommands: [DataInspect.self, DataSplit.self, DataClean.self, DataNormalize.self, DataLabels.self,
                       DataSample.self, DataMerge.self, DataPrepare.self, DataApply.self, DataExportONNX.self,
-                      DataWord2Vec.self])
+                      DataWord2Vec.self, DataImage.self])
 }
 
 /// Reading options shared by the data commands.
@@ -465,6 +465,73 @@ struct DataExportONNX: ParsableCommand {
             print("wrote \(output) (\(out.graph.nodes.count) nodes)")
             print("inputs: \(inputs.joined(separator: ", "))")
             if let f = out.metadata.first(where: { $0.key == PipelineONNX.featuresKey }) { print("features: \(f.value)") }
+/// Image preprocessing options shared by `onyx data image` and `onyx eval` on an image folder.
+struct ImageOptions: ParsableArguments {
+    @Option(help: "Resize every image to H,W (aspect ratio not kept).") var size: String?
+    @Option(name: .customLong("resize-shorter"), help: "Resize so the shorter side is N (aspect ratio kept).") var resizeShorter: Int?
+    @Option(help: "Center-crop to H,W after resizing.") var crop: String?
+    @Option(help: "Per-channel means (1 or 3 values, output channel order).") var mean: String = "0"
+    @Option(help: "Per-channel standard deviations (1 or 3 values).") var std: String = "1"
+    @Option(help: "Multiplier of the 0…255 pixel values before normalization.") var scale: Double = 1.0 / 255
+    @Option(help: "Channel order: rgb or bgr.") var channels: String = "rgb"
+    @Option(help: "Tensor layout: nchw or nhwc.") var layout: String = "nchw"
+
+    var given: Bool { size != nil || resizeShorter != nil || crop != nil }
+
+    /// The transform of the saved pipeline `pipeline` (when given), else of these options.
+    func transform(pipeline: String?) throws -> ImageTransform {
+        if let pipeline {
+            guard let t = try Pipeline.load(pipeline).image else { throw ValidationError("\(pipeline): the pipeline has no image transform") }
+            try t.validate()
+            return t
+        }
+        func pair(_ s: String?, _ what: String) throws -> [Int]? {
+            guard let s else { return nil }
+            let v = list(s).map { Int($0) }
+            guard v.count == 2, let h = v[0], let w = v[1] else { throw ValidationError("\(what) must be H,W, got '\(s)'") }
+            return [h, w]
+        }
+        return try ImageTransform(size: try pair(size, "--size"), resizeShorter: resizeShorter, crop: try pair(crop, "--crop"),
+                                  scale: scale, mean: numbers(mean, "--mean"), std: numbers(std, "--std"),
+                                  channels: channels, layout: layout)
+    }
+}
+
+struct DataImage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Images (PNG, baseline JPEG, BMP, PNM, TIFF) → one float32 .npy batch for a vision model.",
+        discussion: """
+            Per image: decode, resize (bilinear, PyTorch's interpolate with align_corners=False and no antialias), \
+            center-crop, channel order, value · scale (default 1/255) then (v − mean) / std per channel; output \
+            [N, 3, H, W] (nchw) or [N, H, W, 3]. Gray images are replicated to 3 channels, alpha is dropped. A \
+            directory is walked recursively (files sorted by name, as torchvision's ImageFolder does). \
+            --save-pipeline writes the transform as a pipeline file; --pipeline re-applies a saved one.
+            Example: onyx data image photos/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 \
+            --std 0.229,0.224,0.225 -o batch.npy --save-pipeline imagenet.pipeline.json
+            """)
+    @Argument(help: "Image files or directories.") var inputs: [String]
+    @OptionGroup var image: ImageOptions
+    @Option(help: "Apply the image transform of this pipeline file instead of the options above.") var pipeline: String?
+    @Option(name: .customLong("save-pipeline"), help: "Save the transform as a pipeline file (JSON).") var savePipeline: String?
+    @Option(name: .shortAndLong, help: "Output .npy file.") var output: String
+
+    func run() throws {
+        guarded {
+            let transform = try image.transform(pipeline: pipeline)
+            var files = [String]()
+            for i in inputs {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: i, isDirectory: &isDir) else { throw ValidationError("\(i): no such file or directory") }
+                files += isDir.boolValue ? try ImageTransform.files(in: i) : [i]
+            }
+            guard !files.isEmpty else { throw ValidationError("no image files in \(inputs.joined(separator: ", "))") }
+            let bar = SharedProgress(total: files.count, label: "images", enabled: true)
+            let t = try transform.batch(files) { done, _ in bar.update(done) }
+            bar.finish()
+            try NPY.write(t, to: URL(fileURLWithPath: output))
+            if let savePipeline { try Pipeline.image(transform).save(savePipeline) }
+            print("wrote \(output) (float32 [\(t.shape.map(String.init).joined(separator: ", "))], \(files.count) images)")
+            if let savePipeline { print("wrote \(savePipeline)") }
         }
     }
 }

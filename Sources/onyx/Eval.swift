@@ -4,7 +4,7 @@ import Onyx
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model on a labelled CSV file: metrics table, JSON, HTML report, comparison of two models.",
+        abstract: "Evaluate a model on a labelled CSV file or image folder: metrics table, JSON, HTML report, comparison of two models.",
         discussion: """
             Features are every column except --label (or the --features list), fed as one float matrix [rows, \
             features] in batches, on all cores. Predictions come from the model's outputs: a label output plus \
@@ -14,11 +14,16 @@ struct Eval: ParsableCommand {
             --output NAME and --scores-kind probabilities|logits.
             Labels the model does not know, a missing label column, or --scores-kind probabilities on rows that \
             are not distributions are errors.
+            An image folder DIR/<class>/*.png|jpg|… is read as torchvision's ImageFolder reads it (classes = sorted \
+            folder names, score column k = class k); each batch's images are decoded and preprocessed (--size, \
+            --resize-shorter, --crop, --mean, --std, --channels, --layout as in `onyx data image`, or --pipeline \
+            with a saved image transform) while other batches run.
             Example: onyx eval Examples/models/digits_mlp/1/model.onnx Examples/data/digits_test.csv --report report.html
+            Example: onyx eval resnet.onnx val/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
             """)
 
     @Argument(help: "The .onnx model file.") var model: String
-    @Argument(help: "The CSV data file (header row).") var data: String
+    @Argument(help: "The CSV data file (header row), or an image folder DIR/<class>/*.") var data: String
     @Option(help: "Column with the true labels (or regression targets).") var label: String = "label"
     @Option(help: "Comma-separated feature columns (default: all columns except the label).") var features: String?
     @Option(help: "Rows per model run.") var batch: Int = 256
@@ -30,6 +35,8 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("pos-label"), help: "Positive class of a binary problem (default: the greater class).") var posLabel: String?
     @Option(help: "Concurrent batch workers (default: the number of cores).") var workers: Int = ThreadPool.availableCores
     @Option(help: "Intra-op threads per model run.") var threads: Int = 1
+    @Option(help: "Image folders: a pipeline file with the image transform (from `onyx data image --save-pipeline`).") var pipeline: String?
+    @OptionGroup(title: "Image folder preprocessing") var image: ImageOptions
 
     func run() throws {
         guard batch >= 1 else { fail("--batch must be at least 1") }
@@ -46,14 +53,26 @@ struct Eval: ParsableCommand {
         }
         let featureList = features.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let t0 = Date()
-        let table = guarded { try EvalData.csv(path: data, label: label, features: featureList) }
+        var isDir: ObjCBool = false
+        let folder = FileManager.default.fileExists(atPath: data, isDirectory: &isDir) && isDir.boolValue
+        if !folder && (pipeline != nil || image.given) { fail("--pipeline and the image options apply to image folders; \(data) is a file") }
+        if folder && pipeline == nil && !image.given { fail("\(data) is an image folder: give the preprocessing (--size H,W or --resize-shorter N --crop H,W, or --pipeline FILE)") }
+        let table = guarded {
+            folder ? try EvalData.imageFolder(path: data, transform: try image.transform(pipeline: pipeline))
+                : try EvalData.csv(path: data, label: label, features: featureList)
+        }
         let loadSeconds = Date().timeIntervalSince(t0)
+        EvalTiming.report("read data", since: t0)
         let primary = evaluate(model, table, opts, tag: compare == nil ? "eval" : "eval A")
         let other = compare.map { evaluate($0, table, opts, tag: "eval B") }
         let summary = EvalSummary(data: table, primary: primary, other: other, loadSeconds: loadSeconds)
         if let report {
+            let tr = Date()
             guarded { try HTMLReport.write(summary, to: report) }
+            EvalTiming.report("HTML report", since: tr)
         }
+        let tp = Date()
+        defer { EvalTiming.report("print", since: tp) }
         if json {
             print(summary.json())
         } else {

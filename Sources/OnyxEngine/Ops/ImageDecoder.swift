@@ -10,12 +10,6 @@ enum ImageDecoderOps {
     }
 }
 
-/// Decoded pixels: `channels` is 1 (gray) or 3 (RGB), rows top to bottom.
-struct DecodedImage {
-    var width: Int, height: Int, channels: Int
-    var pixels: [UInt8]
-}
-
 /// Largest image accepted (pixels), so corrupt headers cannot request huge allocations.
 let imageMaxPixels = 1 << 26
 

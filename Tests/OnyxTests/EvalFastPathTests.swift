@@ -1,0 +1,78 @@
+// The fast paths added for evaluation overhead give exactly the results of the straightforward code they replace:
+// the radix sort of score columns vs the comparison sort, top-k ranks vs a per-row sort, and labels parsed while
+// reading the CSV vs `parseLabels`.
+import Foundation
+import Testing
+@testable import OnyxMetrics
+@testable import OnyxEval
+
+@Suite("EvalFastPaths") struct EvalFastPathTests {
+    /// The comparison sort the radix sort replaces (descending, ties in sample order).
+    static func reference(_ s: [Double]) -> [Int] {
+        s.indices.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }
+    }
+
+    @Test(arguments: [0, 1, 2, 3])
+    func radixOrderEqualsComparisonSort(_ seed: UInt64) {
+        var g = SplitMix64Test(seed)
+        let n = 3000
+        let score: [Double] = (0..<n).map { i in
+            switch g.next() % 8 {
+            case 0: return Double(g.next() % 5) / 4  // many ties
+            case 1: return -Double(g.next() % 3)      // negatives
+            case 2: return i % 2 == 0 ? 0.0 : -0.0   // signed zeros compare equal
+            case 3: return [Double.infinity, -Double.infinity, Double.leastNonzeroMagnitude, -Double.greatestFiniteMagnitude][Int(g.next() % 4)]
+            default: return Double(g.next() % 1_000_000) / 1_000_000 * (seed % 2 == 0 ? 1 : 1e300)
+            }
+        }
+        #expect(radixDescendingOrder(score) == Self.reference(score))
+        #expect(descendingOrder(score) == Self.reference(score))
+    }
+
+    @Test func topKMatchesPerRowSort() throws {
+        var g = SplitMix64Test(9)
+        let k = 5, n = 400
+        let rows: [[Double]] = (0..<n).map { _ in (0..<k).map { _ in Double(g.next() % 4) } }  // heavy ties
+        let y: [Int] = (0..<n).map { _ in Int(g.next() % UInt64(k)) }
+        for top in 1...k {
+            var hits = 0
+            for (t, row) in zip(y, rows) {
+                let order = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 > $1) }
+                if order.prefix(top).contains(t) { hits += 1 }
+            }
+            #expect(try topKAccuracyScore(y, rows, k: top, labels: Array(0..<k)) == Double(hits) / Double(n))
+        }
+    }
+
+    @Test(arguments: [
+        (["1", "2.0", "+3", " 4 ", "-5", "1e2"], true),
+        (["1", "2", "cat"], false),
+        (["1", "2.5"], false),
+        (["0", "9007199254740993"], true),  // beyond 2^53: the reader defers to parseLabels (Int parsing)
+    ])
+    func csvLabelsEqualParseLabels(_ labels: [String], _ allInts: Bool) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onyx-evalfast-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("l.csv").path
+        try ("a,y,b\n" + labels.enumerated().map { "\($0.offset).5,\($0.element),-\($0.offset)\n" }.joined())
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let d = try EvalData.csv(path: path, label: "y")
+        #expect(d.labels == parseLabels(d.rawLabels)[0])
+        #expect(d.labels.allSatisfy { if case .int = $0 { return true } else { return false } } == allInts)
+        #expect(d.features == labels.indices.flatMap { [Float($0) + 0.5, -Float($0)] })
+    }
+}
+
+/// A tiny deterministic generator for the cases above.
+struct SplitMix64Test {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
