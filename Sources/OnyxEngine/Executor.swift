@@ -24,12 +24,22 @@ public final class CompiledGraph: Sendable {
     public let outputNames: [String]
     /// Initializer defaults for graph inputs that are also initializers.
     let inputDefaults: [Int: Value]
+    /// Bytes of the constant tensors the graph holds (initializers and folded values kept for run time).
+    public let constantBytes: Int
+    /// Bytes of weights the kernels hold packed (their raw constants are dropped when nothing else reads them).
+    public let packedBytes: Int
 
     init(slotCount: Int, outerSlots: [Int], inputSlots: [Int], constants: [(slot: Int, value: Value)], steps: [Step],
          outputSlots: [Int], inputNames: [String], outputNames: [String], inputDefaults: [Int: Value]) {
         self.slotCount = slotCount; self.outerSlots = outerSlots; self.inputSlots = inputSlots
         self.constants = constants; self.steps = steps; self.outputSlots = outputSlots
         self.inputNames = inputNames; self.outputNames = outputNames; self.inputDefaults = inputDefaults
+        var seen = Set<ObjectIdentifier>(), bytes = 0
+        for c in constants {
+            if let t = c.value.tensor, seen.insert(ObjectIdentifier(t.storage)).inserted { bytes += t.storage.byteCount }
+        }
+        constantBytes = bytes
+        packedBytes = steps.reduce(0) { $0 + (($1.kernel as? PrepackingKernel)?.packedBytes ?? 0) }
     }
 
     /// Number of nodes executed per run.
@@ -38,6 +48,13 @@ public final class CompiledGraph: Sendable {
     /// Runs the graph. `inputs` follow the graph's input order (nil = not fed, the initializer
     /// default applies); `outer` follows the outer names given at compile time.
     public func run(inputs: [Value?], outer: [Value] = [], context: RunContext) throws -> [Value] {
+        if let buffers = context.buffers, BufferPool.current !== buffers {
+            return try buffers.withCurrent { try runSteps(inputs: inputs, outer: outer, context: context) }
+        }
+        return try runSteps(inputs: inputs, outer: outer, context: context)
+    }
+
+    func runSteps(inputs: [Value?], outer: [Value], context: RunContext) throws -> [Value] {
         var slots = [Value?](repeating: nil, count: slotCount)
         for c in constants { slots[c.slot] = c.value }
         for (i, s) in outerSlots.enumerated() where i < outer.count { slots[s] = outer[i] }
@@ -87,6 +104,10 @@ public struct GraphCompiler: Sendable {
     public let table: OperatorTable
     /// Evaluate nodes whose inputs are all constant once, at load (optimization level basic and up).
     public let foldConstants: Bool
+    /// Drop a constant from the compiled graph as soon as its last reader is built, when every reader packed it
+    /// (`PrepackingKernel`) or was folded: the weight is then held once, and the load peak stays near the
+    /// weights' size instead of raw plus packed.
+    public var dropAbsorbedConstants: Bool = true
 
     /// Operators whose outputs differ between runs: never folded.
     static let nondeterministic: Set<String> = ["RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
@@ -123,8 +144,9 @@ public struct GraphCompiler: Sendable {
         return free
     }
 
-    /// Compiles `graph`; `outer` lists the enclosing scope's names it may read.
-    public func compile(_ graph: Graph, outer: [String] = []) throws -> CompiledGraph {
+    /// Compiles `graph`; `outer` lists the enclosing scope's names it may read. Pass the graph with `consume`
+    /// (and hold no other copy of its initializers) so that packed weights' raw tensors are freed during compilation.
+    public func compile(_ graph: consuming Graph, outer: [String] = []) throws -> CompiledGraph {
         var slotOf: [String: Int] = [:]
         var slotCount = 0
         func newSlot(_ name: String, what: String) throws -> Int {
@@ -139,16 +161,22 @@ public struct GraphCompiler: Sendable {
         var outerSlots: [Int] = []
         for n in outer { let s = slotCount; slotCount += 1; slotOf[n] = s; outerSlots.append(s) }
 
-        var constants: [(slot: Int, value: Value)] = []
+        // Constants by slot (`constantOrder` keeps the order); removing one from both tables frees it.
+        var constantValues: [Int: Value] = [:]
+        var constantOrder: [Int] = []
         var constantTensors: [String: Tensor] = [:]
         var initSlot: [String: Int] = [:]
-        for (name, t) in graph.initializers {
+        var initializers = graph.initializers
+        graph.initializers = []
+        for (name, t) in initializers {
             if initSlot[name] != nil { throw OnyxError.invalidGraph("duplicate initializer '\(name)'") }
             let s = try newSlot(name, what: "initializer")
             initSlot[name] = s
-            constants.append((s, .tensor(t)))
+            constantValues[s] = .tensor(t); constantOrder.append(s)
             constantTensors[name] = t
         }
+        let initializerNames = initializers.map(\.name)
+        initializers = []
         var inputSlots: [Int] = []
         var inputDefaults: [Int: Value] = [:]
         var seenInputs = Set<String>()
@@ -159,7 +187,7 @@ public struct GraphCompiler: Sendable {
                 inputSlots.append(s)
                 if let t = constantTensors[inp.name] { inputDefaults[i] = .tensor(t) }
                 constantTensors[inp.name] = nil  // may be overridden by a feed: not constant
-                constants.removeAll { $0.slot == s }
+                constantValues[s] = nil
             } else {
                 inputSlots.append(try newSlot(inp.name, what: "graph input"))
             }
@@ -172,7 +200,7 @@ public struct GraphCompiler: Sendable {
 
         // Topological order (Kahn); anything left over is part of a cycle or reads an undefined value.
         var available = Set(outer)
-        available.formUnion(graph.initializers.map(\.name))
+        available.formUnion(initializerNames)
         available.formUnion(graph.inputs.map(\.name))
         let producedBy: [String: Int] = {
             var m: [String: Int] = [:]
@@ -217,6 +245,33 @@ public struct GraphCompiler: Sendable {
             throw OnyxError.invalidGraph("cycle among nodes \(stuck.joined(separator: ", "))")
         }
 
+        // Constant lifetimes: reads left per name; names subgraphs or graph outputs read are never dropped.
+        var readsLeft: [String: Int] = [:]
+        for i in order { for name in graph.nodes[i].inputs where !name.isEmpty { readsLeft[name, default: 0] += 1 } }
+        var pinned = Set(graph.outputs.map(\.name))
+        for n in graph.nodes {
+            for a in n.attributes.values {
+                switch a {
+                case .graph(let g): pinned.formUnion(GraphCompiler.freeVariables(of: g))
+                case .graphs(let gs): gs.forEach { pinned.formUnion(GraphCompiler.freeVariables(of: $0)) }
+                default: break
+                }
+            }
+        }
+        var readAtRunTime = Set<String>()
+        /// Counts the reads of `node`; drops constants whose last reader this was and that no step reads.
+        func consumeReads(_ node: Node) {
+            for name in node.inputs where !name.isEmpty {
+                let left = (readsLeft[name] ?? 1) - 1
+                readsLeft[name] = left
+                if left == 0, dropAbsorbedConstants, constantTensors[name] != nil, !readAtRunTime.contains(name),
+                   !pinned.contains(name), let s = slotOf[name] {
+                    constantTensors[name] = nil
+                    constantValues[s] = nil
+                }
+            }
+        }
+
         // Kernels.
         var unsupported: [String: (domain: String, opType: String, opset: Int, nodes: [String])] = [:]
         var steps: [CompiledGraph.Step] = []
@@ -253,7 +308,7 @@ public struct GraphCompiler: Sendable {
             } catch {
                 throw OnyxError.node(label: n.label, message: "\(error)")
             }
-            let ins = (n.inputs + implicit).map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
+            var ins = (n.inputs + implicit).map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
             let outs = n.outputs.map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
             // Constant nodes, and with folding any node whose inputs are all constant, are evaluated once, here.
             let allConstant = implicit.isEmpty && n.inputs.enumerated().allSatisfy { k, name in name.isEmpty || consts[k] != nil }
@@ -263,9 +318,11 @@ public struct GraphCompiler: Sendable {
                 do {
                     let vals = try kernel.run(args, RunContext(threads: 1, pool: .shared))
                     for (k, s) in outs.enumerated() where s >= 0 && k < vals.count {
-                        constants.append((s, vals[k]))
+                        if constantValues[s] == nil { constantOrder.append(s) }
+                        constantValues[s] = vals[k]
                         if let t = vals[k].tensor { constantTensors[n.outputs[k]] = t }
                     }
+                    consumeReads(n)
                     continue
                 } catch {
                     // A Constant that cannot be built is an error; a folding failure leaves the node to run
@@ -273,6 +330,12 @@ public struct GraphCompiler: Sendable {
                     if n.opType == "Constant" { throw OnyxError.node(label: n.label, message: "\(error)") }
                 }
             }
+            // Constant inputs the kernel packed are not passed at run time; the others are read then.
+            let absorbed = dropAbsorbedConstants ? Set((kernel as? PrepackingKernel)?.absorbedInputs ?? []) : []
+            for (k, name) in n.inputs.enumerated() where !name.isEmpty {
+                if consts[k] != nil && absorbed.contains(k) { ins[k] = -1 } else { readAtRunTime.insert(name) }
+            }
+            consumeReads(n)
             steps.append(.init(kernel: kernel, label: n.label, inputs: ins, outputs: outs, release: [], opType: OpProfiler.enabled ? OpProfiler.key(n) : n.opType))
         }
         if !unsupported.isEmpty {
@@ -293,6 +356,7 @@ public struct GraphCompiler: Sendable {
         steps = steps.enumerated().map { k, st in
             .init(kernel: st.kernel, label: st.label, inputs: st.inputs, outputs: st.outputs, release: releaseAt[k], opType: st.opType)
         }
+        let constants: [(slot: Int, value: Value)] = constantOrder.compactMap { s in constantValues[s].map { (s, $0) } }
         return CompiledGraph(slotCount: slotCount, outerSlots: outerSlots, inputSlots: inputSlots, constants: constants,
                              steps: steps, outputSlots: outputSlots, inputNames: graph.inputs.map(\.name),
                              outputNames: graph.outputs.map(\.name), inputDefaults: inputDefaults)

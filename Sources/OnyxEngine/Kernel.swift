@@ -47,7 +47,11 @@ public struct RunContext: Sendable {
     /// Intra-op threads this run may use.
     public var threads: Int
     public var pool: ThreadPool
-    public init(threads: Int, pool: ThreadPool) { self.threads = max(1, threads); self.pool = pool }
+    /// The session's buffer pool (memory planner); `CompiledGraph.run` makes it serve the run's allocations.
+    public var buffers: BufferPool?
+    public init(threads: Int, pool: ThreadPool, buffers: BufferPool? = nil) {
+        self.threads = max(1, threads); self.pool = pool; self.buffers = buffers
+    }
 
     /// Runs `body` over `0..<n` split in contiguous chunks across the thread budget.
     /// `cost` is a rough per-item work estimate in elementary operations; small jobs stay on this thread.
@@ -157,4 +161,14 @@ public struct NodeContext: Sendable {
         guard let g = try graph(name) else { throw KernelError("attribute '\(name)' (graph) is required") }
         return try subgraphCompiler(g, implicitInputs)
     }
+}
+
+/// A kernel that turned some constant inputs into its own form at load (a weight packed for the GEMM
+/// micro-kernel, a bias copied to an array) and does not read them at run time. The compiler drops such a
+/// constant when no other reader needs it and passes nil in its place, so the weight is held once.
+public protocol PrepackingKernel: Kernel {
+    /// Input positions the kernel ignores at run time (it copes with nil there).
+    var absorbedInputs: [Int] { get }
+    /// Bytes the kernel holds in packed form.
+    var packedBytes: Int { get }
 }

@@ -14,13 +14,21 @@ public struct SessionOptions: Sendable {
     public var optimizationLevel: OptimizationLevel
     /// Log load-time facts (optimizer result, compiled steps, folded constants) to standard error.
     public var verbose: Bool
-    public init(threads: Int = ThreadPool.availableCores, optimizationLevel: OptimizationLevel = .all, verbose: Bool = false) {
+    /// The memory planner: each weight is held once (a constant a kernel packed at load is dropped, and the
+    /// session keeps the model without initializer data), and intermediate tensors reuse the buffers of
+    /// tensors that died earlier in the run or in earlier runs (a per-session `BufferPool`).
+    public var memoryPlanner: Bool
+    public init(threads: Int = ThreadPool.availableCores, optimizationLevel: OptimizationLevel = .all, verbose: Bool = false,
+                memoryPlanner: Bool = true) {
         self.threads = threads; self.optimizationLevel = optimizationLevel; self.verbose = verbose
+        self.memoryPlanner = memoryPlanner
     }
 }
 
 /// Runs a model. Compilation happens once in `init`; `run` may be called from many tasks at once.
 public final class InferenceSession: Sendable {
+    /// The model. With the memory planner on (the default) `model.graph.initializers` is empty: the weights live
+    /// in the compiled graph (some only in packed form), so they are not held twice.
     public let model: Model
     public let options: SessionOptions
     /// What a caller feeds (graph inputs that are not initializers).
@@ -30,33 +38,48 @@ public final class InferenceSession: Sendable {
     let pool: ThreadPool
     /// The graph inputs the compiled graph takes, in order.
     let compiledInputs: [ValueInfo]
+    /// Names of the model's initializers.
+    let initializerNames: Set<String>
+    /// Buffers for intermediate tensors, shared by this session's runs (nil with the memory planner off).
+    public let buffers: BufferPool?
 
-    public init(model: Model, options: SessionOptions = SessionOptions()) throws {
-        self.model = model
+    /// Compiles `model`. Pass it with `consume` (or straight from the loader) so that, with the memory planner
+    /// on, the raw weights are freed as they are packed and the load peak stays near the weights' size.
+    public init(model: consuming Model, options: SessionOptions = SessionOptions()) throws {
         self.options = options
         self.inputs = model.graph.feedableInputs
         self.outputs = model.graph.outputs
         self.pool = .shared
+        self.buffers = options.memoryPlanner ? BufferPool() : nil
+        self.initializerNames = Set(model.graph.initializers.map(\.name))
         var opsets = model.opsets
         if let v = opsets["ai.onnx"], opsets[""] == nil { opsets[""] = v }
         var graph = try FunctionInliner.inline(model.graph, functions: model.functions)
-        if model.irVersion < 4 {
+        // A model saved by `onyx optimize` is not optimized again.
+        let preOptimized = model.metadata.contains { $0.key == GraphOptimizer.optimizedMarker }
+        let irVersion = model.irVersion
+        if options.memoryPlanner { model.graph.initializers = [] }
+        self.model = model
+        if irVersion < 4 {
             // Before IR version 4 every initializer had to be listed as a graph input; like ONNX Runtime,
             // treat them as constants (foldable, packable) rather than as overridable inputs.
             let inits = Set(graph.initializers.map(\.name))
             graph.inputs.removeAll { inits.contains($0.name) }
         }
         self.compiledInputs = graph.inputs
-        // A model saved by `onyx optimize` is not optimized again.
-        let preOptimized = model.metadata.contains { $0.key == GraphOptimizer.optimizedMarker }
-        let optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        let nodeCount = graph.nodes.count
+        var optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        graph = Graph()  // the compiler holds the only reference to the weights and frees packed ones early
+        let optimizedCount = optimized.nodes.count
         let start = DispatchTime.now().uptimeNanoseconds
-        self.compiled = try GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none).compile(optimized)
+        var compiler = GraphCompiler(opsets: opsets, foldConstants: options.optimizationLevel != .none)
+        compiler.dropAbsorbedConstants = options.memoryPlanner
+        self.compiled = try compiler.compile(consume optimized)
         if options.verbose {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            let line = "onyx: graph '\(model.graph.name)': \(graph.nodes.count) nodes, \(optimized.nodes.count) after optimization "
+            let line = "onyx: graph '\(self.model.graph.name)': \(nodeCount) nodes, \(optimizedCount) after optimization "
                 + "(level \(options.optimizationLevel.rawValue)), \(compiled.nodeCount) kernels to run, "
-                + "\(compiled.constants.count) constants; compiled in \(String(format: "%.1f", ms)) ms, \(options.threads) threads\n"
+                + "\(compiled.constants.count) constants (\(compiled.constantBytes >> 20) MiB, packed \(compiled.packedBytes >> 20) MiB); compiled in \(String(format: "%.1f", ms)) ms, \(options.threads) threads\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
@@ -74,7 +97,7 @@ public final class InferenceSession: Sendable {
 
     /// Runs the model on tensors and returns outputs in graph order.
     public func runOrdered(_ feeds: [String: Tensor]) throws -> [Value] {
-        try compiled.run(inputs: try bind(feeds.mapValues { .tensor($0) }), context: RunContext(threads: options.threads, pool: pool))
+        try compiled.run(inputs: try bind(feeds.mapValues { .tensor($0) }), context: runContext)
     }
 
     /// Runs the model on any values (tensors, sequences, optionals, maps).
@@ -83,18 +106,25 @@ public final class InferenceSession: Sendable {
         for w in wanted where !outputs.contains(where: { $0.name == w }) {
             throw OnyxError.invalidInput("unknown output '\(w)'; the model's outputs are \(outputs.map(\.name).joined(separator: ", "))")
         }
-        let res = try compiled.run(inputs: try bind(feeds), context: RunContext(threads: options.threads, pool: pool))
+        let res = try compiled.run(inputs: try bind(feeds), context: runContext)
         var out: [String: Value] = [:]
         for (i, o) in outputs.enumerated() where wanted.contains(o.name) { out[o.name] = res[i] }
         return out
     }
+
+    var runContext: RunContext { RunContext(threads: options.threads, pool: pool, buffers: buffers) }
+
+    /// Bytes of constant tensors the compiled graph holds.
+    public var constantBytes: Int { compiled.constantBytes }
+    /// Bytes of weights held packed by kernels.
+    public var packedBytes: Int { compiled.packedBytes }
 
     /// Checks feeds against the model's declared inputs and orders them.
     func bind(_ feeds: [String: Value]) throws -> [Value?] {
         for k in feeds.keys where !model.graph.inputs.contains(where: { $0.name == k }) {
             throw OnyxError.invalidInput("unknown input '\(k)'; the model's inputs are \(inputs.map(\.name).joined(separator: ", "))")
         }
-        let initNames = Set(model.graph.initializers.map(\.name))
+        let initNames = initializerNames
         if model.irVersion < 4, let k = feeds.keys.first(where: { initNames.contains($0) }) {
             throw OnyxError.invalidInput("input '\(k)' is a constant initializer in this IR version \(model.irVersion) model")
         }

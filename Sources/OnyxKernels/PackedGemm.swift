@@ -51,13 +51,16 @@ public final class PackedMatrix: @unchecked Sendable {
     /// op(A) is rows×k (side a); op(B) is k×cols (side b).
     public let rows: Int, cols: Int
     let storage: UnsafeMutableRawPointer
+    /// Bytes of the packed buffer.
+    public let byteCount: Int
     public var pointer: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
 
     /// Packs alpha·op(A), A of m×k after the optional transpose.
     public init(a: UnsafePointer<Float>, transposed: Bool, m: Int, k: Int, lda: Int, alpha: Float = 1) {
         side = .a; rows = m; cols = k
         let count = onyx_packed_a_size(m, k)
-        storage = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        byteCount = max(count, 1) * 4
+        storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         let panels = (m + 5) / 6
         onyx_pack_a(transposed ? 1 : 0, m, k, alpha, a, lda, storage.assumingMemoryBound(to: Float.self), 0, panels)
     }
@@ -66,7 +69,8 @@ public final class PackedMatrix: @unchecked Sendable {
     public init(b: UnsafePointer<Float>, transposed: Bool, k: Int, n: Int, ldb: Int) {
         side = .b; rows = k; cols = n
         let count = onyx_packed_b_size(k, n)
-        storage = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        byteCount = max(count, 1) * 4
+        storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         let panels = (n + 15) / 16
         onyx_pack_b(transposed ? 1 : 0, k, n, b, ldb, storage.assumingMemoryBound(to: Float.self), 0, panels)
     }

@@ -17,6 +17,8 @@ public struct BenchmarkConfig: Sendable {
     /// Range for random integer inputs (token ids, indices).
     public var intRange: ClosedRange<Int64> = 0...9
     public var seed: UInt64 = 1
+    /// The session's memory planner (weights held once, intermediate buffers reused).
+    public var memoryPlanner = true
     public init() {}
 }
 
@@ -26,6 +28,15 @@ public struct BenchmarkResult: Sendable {
     public var latenciesMs: [Double]
     public var peakRSSMB: Double
     public var threads: Int
+    /// Constant tensors the compiled graph holds, plus weights held packed by kernels (MiB).
+    public var weightsMB: Double = 0
+    /// The packed part of `weightsMB` (MiB).
+    public var packedWeightsMB: Double = 0
+    /// The most memory held by live intermediate tensors at once (buffer pool blocks, MiB); nil without the planner.
+    public var peakIntermediateMB: Double? = nil
+    /// Buffer pool blocks allocated fresh / reused per timed run; nil without the planner.
+    public var freshAllocationsPerRun: Double? = nil
+    public var reusedAllocationsPerRun: Double? = nil
 
     public func percentile(_ p: Double) -> Double {
         let s = latenciesMs.sorted()
@@ -37,13 +48,18 @@ public struct BenchmarkResult: Sendable {
     public var min: Double { latenciesMs.min() ?? .nan }
     public var throughput: Double { mean > 0 ? 1000 / mean : 0 }
 
-    /// The `--json` object: load_ms, first_run_ms, latency_ms{min,mean,p50,p90,p99}, throughput_per_s, peak_rss_mb, threads.
+    /// The `--json` object: load_ms, first_run_ms, latency_ms{min,mean,p50,p90,p99}, throughput_per_s, peak_rss_mb, threads,
+    /// iterations; memory planner: weights_mb, packed_weights_mb, peak_intermediate_mb, fresh_allocs_per_run,
+    /// reused_allocs_per_run (null without the planner).
     public var json: String {
         func f(_ v: Double) -> String { v.isFinite ? String(format: "%.4f", v) : "null" }
+        func f(_ v: Double?) -> String { v.map { f($0) } ?? "null" }
         return "{\"load_ms\": \(f(loadMs)), \"first_run_ms\": \(f(firstRunMs)), \"latency_ms\": {\"min\": \(f(min)), "
             + "\"mean\": \(f(mean)), \"p50\": \(f(percentile(50))), \"p90\": \(f(percentile(90))), \"p99\": \(f(percentile(99)))}, "
             + "\"throughput_per_s\": \(f(throughput)), \"peak_rss_mb\": \(f(peakRSSMB)), \"threads\": \(threads), "
-            + "\"iterations\": \(latenciesMs.count)}"
+            + "\"iterations\": \(latenciesMs.count), \"weights_mb\": \(f(weightsMB)), \"packed_weights_mb\": \(f(packedWeightsMB)), "
+            + "\"peak_intermediate_mb\": \(f(peakIntermediateMB)), \"fresh_allocs_per_run\": \(f(freshAllocationsPerRun)), "
+            + "\"reused_allocs_per_run\": \(f(reusedAllocationsPerRun))}"
     }
 }
 
@@ -86,8 +102,10 @@ public enum Benchmark {
     public static func run(modelPath: String, config: BenchmarkConfig,
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> BenchmarkResult {
         let t0 = Date()
-        let model = try ONNXModel.load(path: modelPath)
-        let session = try InferenceSession(model: model, options: SessionOptions(threads: config.threads, optimizationLevel: config.level))
+        // The model goes straight into the session, which frees packed weights' raw tensors while compiling.
+        let session = try InferenceSession(model: ONNXModel.load(path: modelPath),
+                                           options: SessionOptions(threads: config.threads, optimizationLevel: config.level,
+                                                                   memoryPlanner: config.memoryPlanner))
         let loadMs = Date().timeIntervalSince(t0) * 1000
         var rng = SeededGenerator(seed: config.seed)
         var feeds = config.inputs
@@ -98,6 +116,7 @@ public enum Benchmark {
         _ = try session.runOrdered(feeds)
         let firstMs = Date().timeIntervalSince(t1) * 1000
         for _ in 0..<max(0, config.warmup) { _ = try session.runOrdered(feeds) }
+        session.buffers?.resetCounters()
         var lat: [Double] = []
         let total = config.iterations ?? (config.duration == nil ? 100 : Int.max)
         let deadline = config.duration.map { Date().addingTimeInterval($0) }
@@ -110,7 +129,17 @@ public enum Benchmark {
             i += 1
             progress(i, config.iterations ?? 0)
         }
-        return BenchmarkResult(loadMs: loadMs, firstRunMs: firstMs, latenciesMs: lat, peakRSSMB: peakRSSMB(), threads: config.threads)
+        var result = BenchmarkResult(loadMs: loadMs, firstRunMs: firstMs, latenciesMs: lat, peakRSSMB: peakRSSMB(), threads: config.threads)
+        let mib = 1024.0 * 1024.0
+        result.weightsMB = Double(session.constantBytes + session.packedBytes) / mib
+        result.packedWeightsMB = Double(session.packedBytes) / mib
+        if let stats = session.buffers?.statistics {
+            result.peakIntermediateMB = Double(stats.peakLiveBytes) / mib
+            let runs = Double(Swift.max(1, lat.count))
+            result.freshAllocationsPerRun = Double(stats.freshAllocations) / runs
+            result.reusedAllocationsPerRun = Double(stats.reusedAllocations) / runs
+        }
+        return result
     }
 }
 

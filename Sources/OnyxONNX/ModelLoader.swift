@@ -12,15 +12,26 @@ public enum ONNXModel {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw OnyxError.invalidModel("file '\(path)' does not exist")
         }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw OnyxError.invalidModel("cannot read '\(path)': \(error.localizedDescription)")
+        let file = try MappedFile(url: url)
+        // Large initializer raw_data is copied straight from the mapping (see RawDataSplitter), not parsed.
+        let bytes = UnsafeRawBufferPointer(start: file.size > 0 ? file.pointer : nil, count: file.size)
+        if let (message, raw) = RawDataSplitter(bytes: bytes).split(), raw.contains(where: { $0 != nil }) {
+            return try withExtendedLifetime(file) {
+                try load(data: message, baseDirectory: url.deletingLastPathComponent(), raw: (file, raw))
+            }
         }
-        return try load(data: data, baseDirectory: url.deletingLastPathComponent())
+        return try withExtendedLifetime(file) {
+            let data = file.size > 0 ? Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: file.pointer), count: file.size, deallocator: .none) : Data()
+            return try load(data: data, baseDirectory: url.deletingLastPathComponent())
+        }
     }
 
     /// Loads a model from bytes. Without `baseDirectory`, external data cannot be resolved.
     public static func load(data: Data, baseDirectory: URL? = nil) throws -> Model {
+        try load(data: data, baseDirectory: baseDirectory, raw: nil)
+    }
+
+    static func load(data: Data, baseDirectory: URL?, raw: (file: MappedFile, ranges: [RawDataSplitter.Range?])?) throws -> Model {
         let proto: Onnx_ModelProto
         do {
             var opts = BinaryDecodingOptions()
@@ -31,7 +42,7 @@ public enum ONNXModel {
         }
         guard proto.hasGraph else { throw OnyxError.invalidModel("the file has no graph") }
         guard proto.irVersion > 0 else { throw OnyxError.invalidModel("ir_version is missing") }
-        return try ModelImporter(baseDirectory: baseDirectory).model(proto)
+        return try ModelImporter(baseDirectory: baseDirectory, raw: raw).model(proto)
     }
 
     /// Serializes a model (tensors inline, raw_data).
@@ -47,12 +58,14 @@ public enum ONNXModel {
 
 struct ModelImporter {
     let baseDirectory: URL?
+    /// The main graph's initializer raw_data left out of the parsed message, by initializer index.
+    var raw: (file: MappedFile, ranges: [RawDataSplitter.Range?])? = nil
 
     func model(_ p: Onnx_ModelProto) throws -> Model {
         var opsets: [String: Int] = [:]
         for o in p.opsetImport { opsets[o.domain == "ai.onnx" ? "" : o.domain] = Int(o.version) }
         if opsets[""] == nil && p.opsetImport.isEmpty { opsets[""] = 1 }
-        let g = try graph(p.graph)
+        let g = try graph(p.graph, raw: raw)
         var funcs: [FunctionDef] = []
         for f in p.functions {
             var defaults: [String: Attribute] = [:]
@@ -69,10 +82,23 @@ struct ModelImporter {
                      graph: g, functions: funcs)
     }
 
-    func graph(_ p: Onnx_GraphProto) throws -> Graph {
+    func graph(_ p: Onnx_GraphProto) throws -> Graph { try graph(p, raw: nil) }
+
+    func graph(_ p: Onnx_GraphProto, raw: (file: MappedFile, ranges: [RawDataSplitter.Range?])?) throws -> Graph {
         var inits: [(name: String, tensor: Tensor)] = []
-        for t in p.initializer {
-            do { inits.append((t.name, try TensorProtoCodec.decode(t, baseDirectory: baseDirectory))) } catch let e as OnyxError {
+        if let raw, raw.ranges.count != p.initializer.count {
+            throw OnyxError.invalidModel("initializer raw_data index: \(raw.ranges.count) ranges for \(p.initializer.count) initializers")
+        }
+        for (i, t) in p.initializer.enumerated() {
+            do {
+                if let raw, let r = raw.ranges[i] {
+                    let bytes = UnsafeRawBufferPointer(start: raw.file.pointer + r.offset, count: r.count)
+                    inits.append((t.name, try TensorProtoCodec.decode(t, baseDirectory: baseDirectory, rawData: bytes)))
+                    raw.file.dropPages(offset: r.offset, count: r.count)
+                } else {
+                    inits.append((t.name, try TensorProtoCodec.decode(t, baseDirectory: baseDirectory)))
+                }
+            } catch let e as OnyxError {
                 if case .invalidModel(let m) = e { throw OnyxError.invalidGraph("initializer: \(m)") }
                 throw e
             }

@@ -8,6 +8,11 @@ import SwiftProtobuf
 public enum TensorProtoCodec {
     /// Decodes a TensorProto. `baseDirectory` resolves external data locations.
     public static func decode(_ p: Onnx_TensorProto, baseDirectory: URL? = nil) throws -> Tensor {
+        try decode(p, baseDirectory: baseDirectory, rawData: nil)
+    }
+
+    /// `rawData`: the tensor's raw_data when it was left out of `p` (see `RawDataSplitter`).
+    static func decode(_ p: Onnx_TensorProto, baseDirectory: URL?, rawData external: UnsafeRawBufferPointer?) throws -> Tensor {
         let what = p.name.isEmpty ? "tensor" : "tensor '\(p.name)'"
         guard let dtype = DType(rawValue: Int(p.dataType)) else {
             throw OnyxError.invalidModel("\(what) has unsupported data type \(p.dataType)")
@@ -33,6 +38,13 @@ public enum TensorProtoCodec {
             return try loadExternal(p, dtype: dtype, shape: shape, nbytes: nbytes, baseDirectory: baseDirectory, what: what)
         }
         let t = Tensor.uninitialized(dtype, shape: shape)
+        if let external {
+            guard external.count == nbytes else {
+                throw OnyxError.invalidModel("\(what): raw_data has \(external.count) bytes, dims \(shape) of \(dtype) need \(nbytes)")
+            }
+            if nbytes > 0, let b = external.baseAddress { t.rawPointer.copyMemory(from: b, byteCount: nbytes) }
+            return t
+        }
         if !p.rawData.isEmpty || p.hasRawDataOnly(dtype) {
             guard p.rawData.count == nbytes else {
                 throw OnyxError.invalidModel("\(what): raw_data has \(p.rawData.count) bytes, dims \(shape) of \(dtype) need \(nbytes)")
@@ -159,4 +171,14 @@ final class MappedFile: @unchecked Sendable {
         pointer = UnsafeRawPointer(p)
     }
     deinit { if size > 0 { munmap(UnsafeMutableRawPointer(mutating: pointer), size) } }
+
+    /// Lets the kernel drop the resident pages wholly inside `[offset, offset + count)`. The mapping is
+    /// read-only and private, so this only discards cached file data: a later read loads it again.
+    func dropPages(offset: Int, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, size > 0 else { return }
+        let start = UInt(bitPattern: pointer) + UInt(offset), end = start + UInt(count)
+        let a = (start + UInt(page) - 1) / UInt(page) * UInt(page), b = end / UInt(page) * UInt(page)
+        if b > a { madvise(UnsafeMutableRawPointer(bitPattern: a), Int(b - a), Int32(MADV_DONTNEED)) }
+    }
 }

@@ -27,11 +27,24 @@ public final class TensorStorage: @unchecked Sendable {
     public var strings: [String]
     private let owned: Bool
     private let keepAlive: AnyObject?
+    /// The pool the memory came from and goes back to (see `BufferPool`), with the block's capacity.
+    private let recycler: BufferPool?
+    private let capacity: Int
 
-    /// Allocates `byteCount` bytes, 64-byte aligned, zero-filled when `zeroed`.
+    /// Allocates `byteCount` bytes, 64-byte aligned, zero-filled when `zeroed`. Inside a run with a memory
+    /// planner (`BufferPool.current`), the memory of a dead tensor may be reused.
     public init(byteCount: Int, zeroed: Bool = true) {
         let n = max(byteCount, 1)
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
+        if let pool = BufferPool.current, n >= pool.minimumBytes {
+            let block = pool.take(n)
+            pointer = block.pointer
+            capacity = block.capacity
+            recycler = pool
+        } else {
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
+            capacity = n
+            recycler = nil
+        }
         if zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: n) }
         self.byteCount = byteCount
         self.strings = []
@@ -46,6 +59,8 @@ public final class TensorStorage: @unchecked Sendable {
         self.strings = strings
         owned = true
         keepAlive = nil
+        recycler = nil
+        capacity = 1
     }
 
     /// Wraps memory owned by `owner` (e.g. a memory-mapped file); the owner is kept alive.
@@ -55,9 +70,14 @@ public final class TensorStorage: @unchecked Sendable {
         self.strings = []
         self.owned = false
         self.keepAlive = owner
+        self.recycler = nil
+        self.capacity = byteCount
     }
 
-    deinit { if owned { pointer.deallocate() } }
+    deinit {
+        guard owned else { return }
+        if let recycler { recycler.give(pointer, capacity: capacity) } else { pointer.deallocate() }
+    }
 }
 
 /// An n-dimensional array with a dtype, a shape and contiguous row-major storage.

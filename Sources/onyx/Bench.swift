@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Optimization level: none, basic, extended, all.") var level: String = "all"
     @Option(name: .customLong("int-range"), help: "LO:HI for random integer inputs (e.g. token ids).") var intRange: String = "0:9"
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(name: .customLong("no-planner"), help: "Turn the memory planner off (raw weights kept, no buffer reuse).") var noPlanner = false
 
     func run() throws {
         var cfg = BenchmarkConfig()
@@ -41,6 +42,7 @@ struct Bench: ParsableCommand {
         cfg.warmup = warmup
         cfg.iterations = iterations
         cfg.duration = duration
+        cfg.memoryPlanner = !noPlanner
         let bar = Progress(total: iterations ?? 0, label: "bench")
         let res = guarded {
             try Benchmark.run(modelPath: model, config: cfg) { done, total in if total > 0 && !json { bar.update(done) } }
@@ -53,5 +55,9 @@ struct Bench: ParsableCommand {
                      res.min, res.mean, res.percentile(50), res.percentile(90), res.percentile(99)))
         print(String(format: "throughput:  %.1f inferences/s (%d runs, %d threads)", res.throughput, res.latenciesMs.count, res.threads))
         print(String(format: "peak RSS:    %.1f MiB", res.peakRSSMB))
+        print(String(format: "weights:     %.1f MiB (%.1f MiB packed)", res.weightsMB, res.packedWeightsMB))
+        if let peak = res.peakIntermediateMB, let fresh = res.freshAllocationsPerRun, let reused = res.reusedAllocationsPerRun {
+            print(String(format: "buffers:     peak live intermediates %.1f MiB; per run %.1f reused, %.1f fresh", peak, reused, fresh))
+        }
     }
 }

@@ -20,8 +20,10 @@ struct Run: ParsableCommand {
 
     func run() throws {
         guard let lvl = OptimizationLevel(rawValue: level) else { fail("--level must be none, basic, extended or all") }
-        let m = guarded { try ONNXModel.load(path: model) }
-        let session = guarded { try InferenceSession(model: m, options: SessionOptions(threads: threads, optimizationLevel: lvl, verbose: verbose)) }
+        // The model goes straight into the session, which frees packed weights' raw tensors while compiling.
+        let session = guarded {
+            try InferenceSession(model: ONNXModel.load(path: model), options: SessionOptions(threads: threads, optimizationLevel: lvl, verbose: verbose))
+        }
         var feeds: [String: Tensor] = [:]
         var pairs: [(String, String)] = []
         for spec in inputs {

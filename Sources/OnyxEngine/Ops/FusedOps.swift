@@ -72,13 +72,15 @@ struct FusedMutPtr: @unchecked Sendable { let p: UnsafeMutablePointer<Float> }
 
 /// ai.onyx.FusedConv(X, W, B?, Z?): activation(conv(X, W) + B + Z), float32. Conv attributes plus
 /// `activation` (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, SiLU, Gelu) and `activation_params`.
-struct FusedConvOp: TensorKernel {
+struct FusedConvOp: TensorKernel, PrepackingKernel {
     let window: WindowAttributes
     let group: Int
     let spec: FusedActivationSpec
     /// Per group: the packed weight matrix (mg × cg·kernel), when W is constant.
     let packed: [PackedMatrix]?
     let bias: [Float]?
+    /// The shape of a constant W that is packed and not read at run time (nil: W is read from the inputs).
+    let absorbedWeightShape: [Int]?
 
     init(_ c: NodeContext) throws {
         window = try WindowAttributes(c)
@@ -93,23 +95,34 @@ struct FusedConvOp: TensorKernel {
                 guard let wp = wb.baseAddress else { return nil }
                 return (0..<g).map { gi in PackedMatrix(a: wp + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim) }
             }
+            // The depthwise kernel reads W directly, so a depthwise W stays an input.
+            let depthwise = w.rank == 4 && w.shape[1] == 1 && mg == 1
+            absorbedWeightShape = packed != nil && !depthwise ? w.shape : nil
         } else {
             packed = nil
+            absorbedWeightShape = nil
         }
     }
 
+    var absorbedInputs: [Int] { (absorbedWeightShape != nil ? [1] : []) + (bias != nil ? [2] : []) }
+    var packedBytes: Int { packed?.reduce(0) { $0 + $1.byteCount } ?? 0 }
+
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
-        let x = try inputs.required(0, "X"), w = try inputs.required(1, "W")
-        guard x.dtype == .float32, w.dtype == .float32 else { throw KernelError("FusedConv needs float inputs, got \(x.dtype), \(w.dtype)") }
-        guard x.rank >= 3, w.rank == x.rank else { throw KernelError("FusedConv needs X and W of equal rank >= 3, got \(x.shape) and \(w.shape)") }
-        let n = x.shape[0], cIn = x.shape[1], m = w.shape[0]
-        guard cIn % group == 0, m % group == 0, w.shape[1] == cIn / group else {
-            throw KernelError("FusedConv channels: X has \(cIn), W is \(w.shape), group \(group)")
+        let x = try inputs.required(0, "X")
+        // W is nil when it was packed at load and dropped from the constants (`absorbedWeightShape`).
+        let w: Tensor? = absorbedWeightShape == nil ? try inputs.required(1, "W") : inputs.optional(1)
+        let wShape = w?.shape ?? absorbedWeightShape ?? []
+        guard x.dtype == .float32, w?.dtype ?? .float32 == .float32 else { throw KernelError("FusedConv needs float inputs, got \(x.dtype), \(w?.dtype ?? .float32)") }
+        guard x.rank >= 3, wShape.count == x.rank else { throw KernelError("FusedConv needs X and W of equal rank >= 3, got \(x.shape) and \(wShape)") }
+        let n = x.shape[0], cIn = x.shape[1], m = wShape[0]
+        guard cIn % group == 0, m % group == 0, wShape[1] == cIn / group else {
+            throw KernelError("FusedConv channels: X has \(cIn), W is \(wShape), group \(group)")
         }
-        let kernel = Array(w.shape.dropFirst(2))
-        if let ks = window.kernelShape, ks != kernel { throw KernelError("kernel_shape \(ks) does not match W \(w.shape)") }
+        let kernel = Array(wShape.dropFirst(2))
+        if let ks = window.kernelShape, ks != kernel { throw KernelError("kernel_shape \(ks) does not match W \(wShape)") }
         let b = inputs.optional(2)
         if let b { guard b.count == m, b.dtype == .float32 else { throw KernelError("FusedConv bias must have \(m) float values") } }
+        if let bias, bias.count != m { throw KernelError("FusedConv bias must have \(m) float values, has \(bias.count)") }
         let g = try window.geometry(input: Array(x.shape.dropFirst(2)), kernel: kernel)
         let outShape = [n, m] + g.output
         let y = Tensor.uninitialized(.float32, shape: outShape)
@@ -128,12 +141,13 @@ struct FusedConvOp: TensorKernel {
             && g.padEnd.allSatisfy { $0 == 0 } && os == isz
         let depthwise = cg == 1 && mg == 1 && kernel.count == 2
         try x.withBuffer(of: Float.self) { xb in
-            try w.withBuffer(of: Float.self) { wb in
-                guard let xp = xb.baseAddress, let wp = wb.baseAddress else { return }
+            try withOptionalFloats(w) { wp in
+                guard let xp = xb.baseAddress, wp != nil || packed != nil else { return }
                 // zTensor (float32, checked above) stays alive for the whole call.
                 let zp: UnsafePointer<Float>? = zTensor.map { UnsafePointer($0.rawPointer.assumingMemoryBound(to: Float.self)) }
                 try withOptionalBuffer(biasVals) { bp in
                     if depthwise {
+                        guard let wp else { throw KernelError("FusedConv: depthwise weights were not kept") }
                         let xs = FusedPtr(p: xp), ws = FusedPtr(p: wp), bs = FusedPtr(p: bp), zs = FusedPtr(p: zp), ys = FusedMutPtr(p: yp)
                         let s = spec
                         ctx.parallelFor(n * m, cost: os * ks * 2) { r in
@@ -164,7 +178,10 @@ struct FusedConvOp: TensorKernel {
                                 nnIm2col(xg, channels: cg, g, cp, ctx: ctx)
                                 bsrc = UnsafePointer(cp)
                             }
-                            let aOp: GemmOperand = packed.map { .packed($0[gi]) } ?? .raw(wp + gi * mg * kdim, ld: kdim, transposed: false)
+                            let aOp: GemmOperand
+                            if let packed { aOp = .packed(packed[gi]) } else if let wp {
+                                aOp = .raw(wp + gi * mg * kdim, ld: kdim, transposed: false)
+                            } else { throw KernelError("FusedConv: weights missing") }
                             let ep = GemmEpilogue(bias: bp.map { $0 + gi * mg }, biasPerRow: true,
                                                   residual: zp.map { $0 + (img * m + gi * mg) * os }, ldr: os,
                                                   activation: spec.act, p0: spec.p0, p1: spec.p1)
@@ -184,7 +201,7 @@ extension FusedConvOp {
     /// 2-D or 1x1 convolution as packed GEMMs: the patch matrix is packed straight from the image (no im2col
     /// buffer). Many output columns: threads take column chunks and pack only their chunk (it stays in cache);
     /// few columns (deep layers): the whole packed matrix is shared and the GEMM splits rows.
-    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
+    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>?, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
                     yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
                     spec: FusedActivationSpec, ctx: RunContext) throws {
         let groups = group, cg = cIn / groups, mg = m / groups
@@ -209,8 +226,8 @@ extension FusedConvOp {
             let me = self
             ctx.parallelFor(n * groups, cost: mg * kdim * os) { r in
                 for u in r {
-                    guard let x = xs.p, let w = ws.p else { return }
-                    try? me.convPacked(xp: x, wp: w, bp: bs.p, zp: zs.p, yp: ys.p, n: n, cIn: cIn, m: m, g: g, direct: direct,
+                    guard let x = xs.p else { return }
+                    try? me.convPacked(xp: x, wp: ws.p, bp: bs.p, zp: zs.p, yp: ys.p, n: n, cIn: cIn, m: m, g: g, direct: direct,
                                        spec: spec, ctx: one, only: (u / groups, u % groups))
                 }
             }
@@ -220,7 +237,7 @@ extension FusedConvOp {
                        ctx: ctx, only: nil)
     }
 
-    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
+    func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>?, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
                     yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
                     spec: FusedActivationSpec, ctx: RunContext, only: (img: Int, group: Int)?) throws {
         let groups = group, cg = cIn / groups, mg = m / groups
@@ -243,7 +260,9 @@ extension FusedConvOp {
                 let yg = yp + (img * m + gi * mg) * os
                 let zg = zp.map { $0 + (img * m + gi * mg) * os }
                 let bg = bp.map { $0 + gi * mg }
-                let a = packed?[gi] ?? PackedMatrix(a: wp + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim)
+                guard let a = packed?[gi] ?? wp.map({ PackedMatrix(a: $0 + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim) }) else {
+                    throw KernelError("FusedConv: weights missing")
+                }
                 if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
                     let xs = FusedPtr(p: xg), ys = FusedMutPtr(p: yg), zs = FusedPtr(p: zg), bs = FusedPtr(p: bg)
                     ctx.parallelFor(nChunks, cost: mg * kdim * chunk) { range in
@@ -284,6 +303,12 @@ extension FusedActivationSpec {
     init(act: FusedActivation, p0: Float, p1: Float) { self.act = act; self.p0 = p0; self.p1 = p1 }
 }
 
+/// The float elements of `t` (nil when `t` is nil), alive during `body`.
+func withOptionalFloats<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) throws -> R {
+    guard let t else { return try body(nil) }
+    return try t.withBuffer(of: Float.self) { try body($0.baseAddress) }
+}
+
 func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
     guard let a else { return try body(nil) }
     return try a.withUnsafeBufferPointer { try body($0.baseAddress) }
@@ -291,11 +316,13 @@ func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) throws
 
 /// ai.onyx.FusedMatMul(A, B, bias?): activation(A·op(B) + bias), float32; A of rank >= 1 (leading dimensions
 /// flattened into rows), B 2-D (transposed when `transB` = 1), bias of N values. B constant → packed at load.
-struct FusedMatMulOp: TensorKernel {
+struct FusedMatMulOp: TensorKernel, PrepackingKernel {
     let transB: Bool
     let spec: FusedActivationSpec
     let packed: PackedMatrix?
     let bias: [Float]?
+    /// The shape of a constant B that is packed and not read at run time (nil: B is read from the inputs).
+    let absorbedWeightShape: [Int]?
 
     init(_ c: NodeContext) throws {
         transB = try c.int("transB", 0) != 0
@@ -308,17 +335,25 @@ struct FusedMatMulOp: TensorKernel {
                 guard let wp = wb.baseAddress else { return nil }
                 return PackedMatrix(b: wp, transposed: tb, k: k, n: n, ldb: w.shape[1])
             }
+            absorbedWeightShape = packed != nil ? w.shape : nil
         } else {
             packed = nil
+            absorbedWeightShape = nil
         }
     }
 
+    var absorbedInputs: [Int] { (absorbedWeightShape != nil ? [1] : []) + (bias != nil ? [2] : []) }
+    var packedBytes: Int { packed?.byteCount ?? 0 }
+
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
-        let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
-        guard a.dtype == .float32, b.dtype == .float32 else { throw KernelError("FusedMatMul needs float inputs, got \(a.dtype), \(b.dtype)") }
-        guard a.rank >= 1, b.rank == 2 else { throw KernelError("FusedMatMul needs A of rank >= 1 and 2-D B, got \(a.shape), \(b.shape)") }
-        let k = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
-        guard a.shape[a.rank - 1] == k else { throw KernelError("FusedMatMul shapes \(a.shape) and \(b.shape) do not agree on K") }
+        let a = try inputs.required(0, "A")
+        // B is nil when it was packed at load and dropped from the constants (`absorbedWeightShape`).
+        let b: Tensor? = absorbedWeightShape == nil ? try inputs.required(1, "B") : inputs.optional(1)
+        let bShape = b?.shape ?? absorbedWeightShape ?? []
+        guard a.dtype == .float32, b?.dtype ?? .float32 == .float32 else { throw KernelError("FusedMatMul needs float inputs, got \(a.dtype), \(b?.dtype ?? .float32)") }
+        guard a.rank >= 1, bShape.count == 2 else { throw KernelError("FusedMatMul needs A of rank >= 1 and 2-D B, got \(a.shape), \(bShape)") }
+        let k = transB ? bShape[1] : bShape[0], n = transB ? bShape[0] : bShape[1]
+        guard a.shape[a.rank - 1] == k else { throw KernelError("FusedMatMul shapes \(a.shape) and \(bShape) do not agree on K") }
         let m = k == 0 ? Tensor.count(Array(a.shape.dropLast())) : a.count / k
         let outShape = a.rank == 1 ? [n] : Array(a.shape.dropLast()) + [n]
         let biasVals: [Float]?
@@ -333,15 +368,16 @@ struct FusedMatMulOp: TensorKernel {
         if y.count == 0 { return [y] }
         let yp = y.mutablePointer(Float.self)
         try a.withBuffer(of: Float.self) { ab in
-            try b.withBuffer(of: Float.self) { bb in
-                guard let ap = ab.baseAddress, let bp = bb.baseAddress else {
+            try withOptionalFloats(b) { bp in
+                guard let ap = ab.baseAddress, bp != nil || packed != nil else {
                     // K == 0: the product is zero.
                     for i in 0..<m { for j in 0..<n { yp[i * n + j] = biasVals?[j] ?? 0 } }
                     spec.apply(yp, y.count)
                     return
                 }
                 withOptionalBuffer(biasVals) { biasP in
-                    let bOp: GemmOperand = packed.map { .packed($0) } ?? .raw(bp, ld: b.shape[1], transposed: transB)
+                    let bOp: GemmOperand
+                    if let packed { bOp = .packed(packed) } else if let bp { bOp = .raw(bp, ld: bShape[1], transposed: transB) } else { return }
                     SGEMM.run(m: m, n: n, k: k, a: .raw(ap, ld: k, transposed: false), b: bOp, c: yp, ldc: n,
                               epilogue: GemmEpilogue(bias: biasP, activation: spec.act, p0: spec.p0, p1: spec.p1),
                               threads: ctx.threads, pool: ctx.pool)
