@@ -465,6 +465,10 @@ struct DataExportONNX: ParsableCommand {
             print("wrote \(output) (\(out.graph.nodes.count) nodes)")
             print("inputs: \(inputs.joined(separator: ", "))")
             if let f = out.metadata.first(where: { $0.key == PipelineONNX.featuresKey }) { print("features: \(f.value)") }
+        }
+    }
+}
+
 /// Image preprocessing options shared by `onyx data image` and `onyx eval` on an image folder.
 struct ImageOptions: ParsableArguments {
     @Option(help: "Resize every image to H,W (aspect ratio not kept).") var size: String?
