@@ -116,6 +116,15 @@ final class Scheduler: @unchecked Sendable {
         return n
     }
 
+    /// Seconds to wait for more requests before `deadlineNs`, or nil once it has passed. Reads the clock once:
+    /// an earlier version compared against one reading and subtracted another, so a deadline passing in between
+    /// wrapped the unsigned difference to ~1.8e10 s and Foundation's `NSCondition.wait(until:)` trapped on it
+    /// (a crash under load on the bundled CNN). Capped at 1 s so a bad clock can never park a worker for long.
+    static func queueWait(deadlineNs: UInt64, nowNs: UInt64) -> Double? {
+        guard nowNs < deadlineNs else { return nil }
+        return min(max(Double(deadlineNs - nowNs) / 1e9, 0.0001), 1.0)
+    }
+
     func workerLoop() {
         while true {
             cond.lock()
@@ -127,9 +136,9 @@ final class Scheduler: @unchecked Sendable {
             }
             if batching && delayNs > 0, let head = queue.first {
                 let deadline = head.enqueued &+ delayNs
-                while !stopping, let h = queue.first, h === head, queuedBatchable(head.key) < target, nowNs() < deadline {
-                    let wait = Double(deadline &- nowNs()) / 1e9
-                    _ = cond.wait(until: Date(timeIntervalSinceNow: max(wait, 0.0001)))
+                while !stopping, let h = queue.first, h === head, queuedBatchable(head.key) < target,
+                      let wait = Self.queueWait(deadlineNs: deadline, nowNs: nowNs()) {
+                    _ = cond.wait(until: Date(timeIntervalSinceNow: wait))
                 }
             }
             // Reject anything past its deadline.

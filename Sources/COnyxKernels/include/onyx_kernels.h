@@ -2,6 +2,10 @@
 #define ONYX_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+// The vector-math and int8 GEMM headers are included here, not only picked up from the umbrella directory, so a
+// build directory whose module cache predates them rebuilds the module (clang tracks the headers it included).
+#include "onyx_vmath.h"
+#include "onyx_qgemm.h"
 
 /// 1 when the CPU supports AVX2 and FMA (checked once, at run time).
 int onyx_cpu_has_avx2_fma(void);
