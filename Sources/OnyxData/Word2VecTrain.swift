@@ -2,6 +2,7 @@
 // negative table, subsampling of frequent words, learning rate decaying linearly to alpha·1e-4, Hogwild-style
 // lock-free threads over disjoint ranges of the corpus.
 import Foundation
+import OnyxTensor
 
 public struct Word2VecOptions: Sendable {
     public var dim = 100
@@ -65,8 +66,8 @@ public enum Word2Vec {
         let syn0 = UnsafeMutablePointer<Float>.allocate(capacity: v * dim)
         let syn1 = UnsafeMutablePointer<Float>.allocate(capacity: v * dim)
         defer { syn0.deallocate(); syn1.deallocate() }
-        var rng = SplitRandom(o.seed)
-        for i in 0 ..< v * dim { syn0[i] = (rng.unit() - 0.5) / Float(dim) }
+        var rng = SplitMix64(seed: o.seed)
+        for i in 0 ..< v * dim { syn0[i] = (rng.unitFloat() - 0.5) / Float(dim) }
         syn1.initialize(repeating: 0, count: v * dim)
         let shared = SharedWeights(syn0: syn0, syn1: syn1)
 
@@ -92,20 +93,6 @@ public enum Word2Vec {
     }
 }
 
-/// A small fast generator per thread (SplitMix64).
-struct SplitRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}
-
 /// The read-only inputs of training, shared by the threads as addresses (the arrays outlive `concurrentPerform`).
 struct TrainJob: Sendable {
     let ids: UInt, n: Int, table: UInt, tableSize: Int, keep: UInt, dim: Int
@@ -118,7 +105,7 @@ struct TrainJob: Sendable {
         let syn0 = weights.syn0, syn1 = weights.syn1
         let lo = n * t / threads, hi = n * (t + 1) / threads
         let myWork = max(1, (hi - lo) * opt.epochs)
-        var rng = SplitRandom(opt.seed &+ UInt64(t + 1) &* 0x51_7CC1_B727_220A)
+        var rng = SplitMix64(seed: opt.seed &+ UInt64(t + 1) &* 0x51_7CC1_B727_220A)
         let neu1e = UnsafeMutablePointer<Float>.allocate(capacity: dim)
         defer { neu1e.deallocate() }
         var sentence = [Int32](); sentence.reserveCapacity(1000)
@@ -132,7 +119,7 @@ struct TrainJob: Sendable {
                 let sStart = pos, sEnd = min(hi, pos + 1000)
                 while pos < sEnd {
                     let w = idp[pos]; pos += 1
-                    if kp[Int(w)] >= 1 || kp[Int(w)] > rng.unit() { sentence.append(w) }
+                    if kp[Int(w)] >= 1 || kp[Int(w)] > rng.unitFloat() { sentence.append(w) }
                 }
                 // Linear decay over this thread's share of the work (the shares are equal, so all threads agree).
                 let alpha = max(minAlpha, opt.alpha * (1 - Float(done) / Float(myWork)))
@@ -149,7 +136,7 @@ struct TrainJob: Sendable {
 
     @inline(__always)
     func trainSentence(_ s: [Int32], alpha: Float, syn0: UnsafeMutablePointer<Float>, syn1: UnsafeMutablePointer<Float>,
-                       neu1e: UnsafeMutablePointer<Float>, table: UnsafePointer<Int32>, rng: inout SplitRandom) {
+                       neu1e: UnsafeMutablePointer<Float>, table: UnsafePointer<Int32>, rng: inout SplitMix64) {
         let len = s.count, dim = dim, window = opt.window, negative = opt.negative
         s.withUnsafeBufferPointer { sp in
             for i in 0 ..< len {

@@ -68,7 +68,7 @@ public final class InferenceSession: Sendable {
         }
         self.compiledInputs = graph.inputs
         let nodeCount = graph.nodes.count
-        var optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
+        let optimized = preOptimized ? graph : try GraphOptimizer(level: options.optimizationLevel, opsets: opsets).optimize(graph)
         graph = Graph()  // the compiler holds the only reference to the weights and frees packed ones early
         let optimizedCount = optimized.nodes.count
         let start = DispatchTime.now().uptimeNanoseconds

@@ -2,6 +2,7 @@
 // the radix sort of score columns vs the comparison sort, top-k ranks vs a per-row sort, and labels parsed while
 // reading the CSV vs `parseLabels`.
 import Foundation
+import OnyxTensor
 import Testing
 @testable import OnyxMetrics
 @testable import OnyxEval
@@ -14,7 +15,7 @@ import Testing
 
     @Test(arguments: [0, 1, 2, 3])
     func radixOrderEqualsComparisonSort(_ seed: UInt64) {
-        var g = SplitMix64Test(seed)
+        var g = SplitMix64(seed: seed)
         let n = 3000
         let score: [Double] = (0..<n).map { i in
             switch g.next() % 8 {
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func topKMatchesPerRowSort() throws {
-        var g = SplitMix64Test(9)
+        var g = SplitMix64(seed: 9)
         let k = 5, n = 400
         let rows: [[Double]] = (0..<n).map { _ in (0..<k).map { _ in Double(g.next() % 4) } }  // heavy ties
         let y: [Int] = (0..<n).map { _ in Int(g.next() % UInt64(k)) }
@@ -61,18 +62,5 @@ import Testing
         #expect(d.labels == parseLabels(d.rawLabels)[0])
         #expect(d.labels.allSatisfy { if case .int = $0 { return true } else { return false } } == allInts)
         #expect(d.features == labels.indices.flatMap { [Float($0) + 0.5, -Float($0)] })
-    }
-}
-
-/// A tiny deterministic generator for the cases above.
-struct SplitMix64Test {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -204,20 +204,8 @@ extension FusedConvOp {
     func convPacked(xp: UnsafePointer<Float>, wp: UnsafePointer<Float>?, bp: UnsafePointer<Float>?, zp: UnsafePointer<Float>?,
                     yp: UnsafeMutablePointer<Float>, n: Int, cIn: Int, m: Int, g: WindowGeometry, direct: Bool,
                     spec: FusedActivationSpec, ctx: RunContext) throws {
-        let groups = group, cg = cIn / groups, mg = m / groups
-        let os = g.outputSize, isz = g.inputSize, kdim = cg * g.kernelSize
-        let geo: [Int] = direct ? [] : [g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
-                                         g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1]]
-        @Sendable func pack(_ x: UnsafePointer<Float>, _ j0: Int, _ j1: Int, _ dst: UnsafeMutablePointer<Float>) {
-            if direct {
-                onyx_pack_b(0, kdim, j1 - j0, x + j0, os, dst, 0, (j1 - j0 + 15) / 16)
-            } else {
-                onyx_im2col_pack_b(x, cg, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8], geo[9],
-                                   geo[10], geo[11], j0, j1, dst)
-            }
-        }
-        let chunk = 192
-        let nChunks = (os + chunk - 1) / chunk
+        let groups = group, mg = m / groups
+        let kdim = cIn / groups * g.kernelSize, os = g.outputSize
         // Grouped convolutions with enough (image, group) units: one unit per thread, single-threaded inside
         // (one hand-off per node instead of several per group).
         if groups > 1 && ctx.threads > 1 && n * groups >= ctx.threads {
