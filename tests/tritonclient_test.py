@@ -113,6 +113,12 @@ for n in names:
     cfg = h.get_model_config(n)
     gcfg = g.get_model_config(n)
     check(cfg["name"] == n and gcfg.config.name == n and gcfg.config.max_batch_size == cfg["max_batch_size"], f"{n}: model config (http, grpc)")
+    if cfg.get("platform") == "ensemble":
+        hsteps = [(s["model_name"], s.get("input_map"), s.get("output_map")) for s in cfg["ensemble_scheduling"]["step"]]
+        gsteps = [(s.model_name, dict(s.input_map), dict(s.output_map)) for s in gcfg.config.ensemble_scheduling.step]
+        check(len(gsteps) == len(hsteps) and [s[0] for s in gsteps] == [s[0] for s in hsteps]
+              and all(dict(gs[1]) == dict(hs[1] or {}) and dict(gs[2]) == dict(hs[2] or {}) for gs, hs in zip(gsteps, hsteps)),
+              f"{n}: gRPC ModelConfig carries the same ensemble_scheduling as HTTP")
     version = max(md["versions"], key=int)
     feeds = {}
     for inp in md["inputs"]:

@@ -363,6 +363,22 @@ enum GRPCConversions {
             db.defaultQueuePolicy = qp
             m.dynamicBatching = db
         }
+        if let e = c.ensemble {
+            var es = Inference_ModelEnsembling()
+            es.step = e.steps.map { s in
+                var st = Inference_ModelEnsembling.Step()
+                st.modelName = s.modelName
+                st.modelVersion = Int64(s.modelVersion)
+                st.inputMap = Dictionary(s.inputMap, uniquingKeysWith: { a, _ in a })
+                st.outputMap = Dictionary(s.outputMap, uniquingKeysWith: { a, _ in a })
+                return st
+            }
+            m.ensembleScheduling = es
+            if e.combine != .none {
+                var p = Inference_ModelParameter(); p.stringValue = e.combine.rawValue
+                m.parameters["combine"] = p
+            }
+        }
         var g = Inference_ModelInstanceGroup()
         g.name = c.name; g.count = Int32(clamping: c.instanceCount); g.kind = .cpu
         m.instanceGroup = [g]
