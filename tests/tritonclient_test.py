@@ -136,16 +136,17 @@ for n in names:
     out_names = [o["name"] for o in md["outputs"]]
     ref = reference(n, feeds, out_names, version)
 
-    for binary in (False, True):
+    for binary, comp in ((False, None), (True, None), (True, "gzip"), (False, "deflate")):
         ins = []
         for k, arr in feeds.items():
             x = httpclient.InferInput(k, list(arr.shape), np_to_triton_dtype(arr.dtype))
             x.set_data_from_numpy(arr, binary_data=binary)
             ins.append(x)
         outs = [httpclient.InferRequestedOutput(o, binary_data=binary) for o in out_names]
-        r = h.infer(n, ins, outputs=outs, request_id="py-1")
+        r = h.infer(n, ins, outputs=outs, request_id="py-1", request_compression_algorithm=comp,
+                    response_compression_algorithm=comp)
         check(all(same(r.as_numpy(o), ref[o]) for o in out_names),
-              f"{n}: http {'binary' if binary else 'JSON'} inference equals onyx run")
+              f"{n}: http {'binary' if binary else 'JSON'}{' ' + comp + ' request' if comp else ''} inference equals onyx run")
     ins = []
     for k, arr in feeds.items():
         x = grpcclient.InferInput(k, list(arr.shape), np_to_triton_dtype(arr.dtype))

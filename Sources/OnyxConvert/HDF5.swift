@@ -718,7 +718,10 @@ public final class HDF5File {
 
     func applyFilter(_ id: Int, _ data: [UInt8], values: [Int], expected: Int) throws -> [UInt8] {
         switch id {
-        case 1: return try Inflate.zlib(data[...], expectedSize: expected)
+        case 1:
+            do { return try Inflate.zlib(data[...], expectedSize: expected) } catch let e as InflateError {
+                throw ConvertError("HDF5 deflate filter: \(e.description)")
+            }
         case 2:
             let es = values.first ?? 1
             guard es > 1 else { return data }

@@ -1,3 +1,5 @@
+import OnyxTensor
+
 /// A minimal zip archive reader (stored and deflate entries, CRC-32 checked), enough for `.keras` archives.
 public struct ZipArchive: Sendable {
     public struct Entry: Sendable {
@@ -68,25 +70,15 @@ public struct ZipArchive: Sendable {
         let data: [UInt8]
         switch e.method {
         case 0: data = Array(raw)
-        case 8: data = try Inflate.raw(raw, expectedSize: e.size)
+        case 8:
+            do { data = try Inflate.raw(raw, expectedSize: e.size) } catch let err as InflateError {
+                throw ConvertError("zip entry '\(name)': \(err.description)")
+            }
         default: throw ConvertError("zip entry '\(name)' uses unsupported compression method \(e.method)")
         }
         guard data.count == e.size else { throw ConvertError("zip entry '\(name)' has \(data.count) bytes, expected \(e.size)") }
         guard CRC32.checksum(data) == e.crc else { throw ConvertError("zip entry '\(name)' fails its CRC-32 check (corrupt)") }
         return data
-    }
-}
-
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-    static func checksum(_ data: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
     }
 }
 

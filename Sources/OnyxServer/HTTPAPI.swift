@@ -46,11 +46,34 @@ struct V2Responder: HTTPResponder {
         if let cl = request.headers[.contentLength], let n = Int(cl), n > max {
             throw ServeError(.tooLarge, "request body of \(n) bytes exceeds --max-request-bytes (\(max) bytes)")
         }
-        if let enc = request.headers[.contentEncoding], enc.lowercased() != "identity" {
-            throw ServeError.bad("Content-Encoding '\(enc)' is not supported; send the body uncompressed")
+        let enc = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
+        guard ["identity", "gzip", "x-gzip", "deflate"].contains(enc) else {
+            throw ServeError.bad("Content-Encoding '\(enc)' is not supported; send gzip, deflate or an uncompressed body")
         }
         var buf = try await request.body.collect(upTo: max)
-        return buf.readBytes(length: buf.readableBytes) ?? []
+        let body = buf.readBytes(length: buf.readableBytes) ?? []
+        return try Self.decode(body, encoding: enc, limit: max)
+    }
+
+    /// Inflates a `Content-Encoding: gzip` / `deflate` (zlib, or raw deflate as some clients send) request body;
+    /// the inflated body is held to the same `--max-request-bytes` as a plain one.
+    static func decode(_ body: [UInt8], encoding: String, limit: Int) throws -> [UInt8] {
+        do {
+            switch encoding {
+            case "gzip", "x-gzip": return try Inflate.gzip(body[...], limit: limit)
+            case "deflate":
+                if body.count >= 2, body[0] & 0x0F == 8, (UInt16(body[0]) << 8 | UInt16(body[1])) % 31 == 0 {
+                    return try Inflate.zlib(body[...], limit: limit)
+                }
+                return try Inflate.raw(body[...], expectedSize: nil, limit: limit)
+            default: return body
+            }
+        } catch let e as InflateError {
+            if e.isOverLimit {
+                throw ServeError(.tooLarge, "\(encoding) request body inflates beyond --max-request-bytes (\(limit) bytes)")
+            }
+            throw ServeError.bad("\(encoding) request body: \(e.description)")
+        }
     }
 
     func route(_ request: Request, context: Context) async throws -> Response {

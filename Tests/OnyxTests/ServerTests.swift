@@ -386,4 +386,32 @@ import Testing
         #expect(j.name == "m" && j.maxBatchSize == 4 && j.versionPolicy == .specific([1, 3]) && j.inputs.first?.dataType == .int64)
         #expect(throws: ServeError.self) { try ModelConfig.parse("input [ { name: ", json: false, defaultName: "x") }
     }
+
+    /// `Content-Encoding: gzip` / `deflate` bodies (scripts/make_gzip_fixtures.py: Python's gzip and zlib) answer
+    /// exactly like the plain body; a corrupt stream is a 400, one inflating past --max-request-bytes a 413.
+    @Test func compressedRequestBodies() async throws {
+        @Sendable func fixture(_ name: String) throws -> [UInt8] {
+            Array(try Data(contentsOf: Fixtures.url("compressed").appendingPathComponent(name)))
+        }
+        let plain = try fixture("request.json")
+        try await Self.withServer(maxRequestBytes: 4096) { c, _ in
+            let (s0, want, _) = try await c.request("POST", "/v2/models/identity_fp32/infer", body: plain)
+            #expect(s0 == 200, "\(String(decoding: want, as: UTF8.self))")
+            for (file, enc) in [("request.json.gz", "gzip"), ("request.json.flags.gz", "gzip"), ("request.json.zlib", "deflate"),
+                                ("request.json.deflate", "deflate")] {
+                let (s, got, _) = try await c.request("POST", "/v2/models/identity_fp32/infer", body: try fixture(file),
+                                                      headers: ["Content-Encoding": enc])
+                #expect(s == 200 && got == want, "\(file): \(s) \(String(decoding: got, as: UTF8.self))")
+            }
+            for (file, enc, status, text) in [("corrupt.gz", "gzip", 400, "CRC-32"), ("bomb.gz", "gzip", 413, "max-request-bytes"),
+                                              ("request.json.gz", "br", 400, "not supported"),
+                                              ("request.json", "gzip", 400, "not a gzip stream")] {
+                let (s, got, _) = try await c.request("POST", "/v2/models/identity_fp32/infer", body: try fixture(file),
+                                                      headers: ["Content-Encoding": enc])
+                let j = try? JSONParser.parse(got)
+                #expect(s == status, "\(file) as \(enc): \(s) \(String(decoding: got, as: UTF8.self))")
+                #expect(j?["error"]?.stringValue?.contains(text) == true, "\(file) as \(enc): \(String(decoding: got, as: UTF8.self))")
+            }
+        }
+    }
 }

@@ -231,7 +231,10 @@ enum PNGDecoder {
             throw KernelError("PNG bit depth \(depth) is not supported for color type \(colorType)")
         }
         let bitsPP = samples * depth, bpp = max(1, bitsPP / 8), stride = (w * bitsPP + 7) / 8
-        let raw = try Inflater.zlib(idat, limit: (stride + 1) * h)
+        let raw: [UInt8]
+        do { raw = try Inflate.zlib(idat[...], limit: (stride + 1) * h) } catch let e as InflateError {
+            throw KernelError(e.isOverLimit ? "decompressed PNG image data is larger than expected" : "PNG image data: \(e.description)")
+        }
         guard raw.count >= (stride + 1) * h else { throw KernelError("PNG image data is truncated") }
         var prev = [UInt8](repeating: 0, count: stride), cur = prev
         let outCh = (colorType == 0 || colorType == 4) ? 1 : 3
