@@ -10,7 +10,7 @@ What it writes:
   1,437 training images of scikit-learn's digits data as the MLP (pixels / 16, shaped [N, 1, 8, 8]):
   Conv 3x3 (8) -> ReLU -> MaxPool 2 -> Conv 3x3 (16) -> ReLU -> MaxPool 2 -> Flatten -> Linear 64->10 -> Softmax,
   exported by torch.onnx (opset 17) with outputs `label` (int64 [N], argmax) and `probabilities` (float [N, 10]).
-  Its config.pbtxt turns on dynamic batching.
+  Its config.pbtxt turns on dynamic batching; labels.txt names the classes of `probabilities` (classification extension).
 - Examples/models/digits_image/1/model.onnx: preprocessing, X float [N, 64] -> image float [N, 1, 8, 8] (Reshape).
 - Examples/models/digits_cnn_pipeline/config.pbtxt: a Triton ensemble (pipeline) digits_image -> digits_cnn, so the
   CNN takes the same 64-float rows as the MLP. Its version directory 1/ is empty (as in Triton).
@@ -84,6 +84,8 @@ torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), path, input_names=["image"], 
 m = onnx.load(path)
 onnx.checker.check_model(m)
 onnx.save(m, path)  # one file (no external data)
+with open(os.path.join(models, "digits_cnn", "labels.txt"), "w") as f:  # classification extension labels
+    f.write("".join(w + "\n" for w in ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
 with open(os.path.join(models, "digits_cnn", "config.pbtxt"), "w") as f:
     f.write("""# A small CNN on scikit-learn's 8x8 digits (scripts/make_cnn_example.py), batched dynamically.
 name: "digits_cnn"
@@ -92,7 +94,7 @@ max_batch_size: 64
 input [ { name: "image", data_type: TYPE_FP32, dims: [ 1, 8, 8 ] } ]
 output [
   { name: "label", data_type: TYPE_INT64, dims: [ ] },
-  { name: "probabilities", data_type: TYPE_FP32, dims: [ 10 ] }
+  { name: "probabilities", data_type: TYPE_FP32, dims: [ 10 ], label_filename: "labels.txt" }
 ]
 dynamic_batching {
   preferred_batch_size: [ 16, 32 ]

@@ -162,6 +162,23 @@ for n in names:
     check(s0["inference_stats"]["success"]["count"] >= 3 and s0["inference_count"] >= 6, f"{n}: statistics (http)")
     check(gst.model_stats[0].inference_stats.success.count >= 3, f"{n}: statistics (grpc)")
 
+# Classification extension: top-3 of the CNN's probabilities as "value:index:label", checked against numpy.
+if "digits_cnn" in names and digits is not None:
+    x = digits[:5].reshape(-1, 1, 8, 8).astype(np.float32)
+    probs = onyx_run(os.path.join(args.repository, "digits_cnn", "1", "model.onnx"), {"image": x}, ["label", "probabilities"])["probabilities"]
+    labels = open(os.path.join(args.repository, "digits_cnn", "labels.txt")).read().split()
+    want = [["%f:%d:%s" % (p[j], j, labels[j]) for j in np.argsort(-p, kind="stable")[:3]] for p in probs]
+    hi = httpclient.InferInput("image", list(x.shape), "FP32"); hi.set_data_from_numpy(x, binary_data=True)
+    gi = grpcclient.InferInput("image", list(x.shape), "FP32"); gi.set_data_from_numpy(x)
+    for binary in (False, True):
+        r = h.infer("digits_cnn", [hi], outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=binary, class_count=3)])
+        got = [[v.decode() if isinstance(v, bytes) else str(v) for v in row] for row in r.as_numpy("probabilities")]
+        check(got == want, f"digits_cnn: http classification top-3 ({'binary' if binary else 'JSON'}) {got[0]}")
+    r = g.infer("digits_cnn", [gi], outputs=[grpcclient.InferRequestedOutput("probabilities", class_count=3)])
+    got = [[v.decode() if isinstance(v, bytes) else str(v) for v in row] for row in r.as_numpy("probabilities")]
+    check(got == want, f"digits_cnn: grpc classification top-3 {got[0]}")
+    check(g.get_model_config("digits_cnn").config.output[1].label_filename == "labels.txt", "digits_cnn: grpc config label_filename")
+
 # Errors surface as InferenceServerException on both protocols.
 for client, label in ((h, "http"), (g, "grpc")):
     try:

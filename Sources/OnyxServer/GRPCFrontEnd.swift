@@ -282,6 +282,14 @@ enum GRPCConversions {
             r.inputs.append((name, t))
         }
         r.outputs = m.outputs.map(\.name)
+        for o in m.outputs {
+            guard let c = o.parameters["classification"]?.parameterChoice else { continue }
+            switch c {
+            case .int64Param(let k) where k > 0 && k <= Int64(Int32.max): r.classification[o.name] = Int(k)
+            case .uint64Param(let k) where k > 0 && k <= UInt64(Int32.max): r.classification[o.name] = Int(k)
+            default: throw ServeError.bad("output '\(o.name)': 'classification' must be a positive integer")
+            }
+        }
         return r
     }
 
@@ -343,7 +351,9 @@ enum GRPCConversions {
             var i = Inference_ModelInput(); i.name = t.name; i.dataType = dataType(t.dataType); i.dims = t.dims.map { Int64($0) }; return i
         }
         m.output = c.outputs.map { t in
-            var o = Inference_ModelOutput(); o.name = t.name; o.dataType = dataType(t.dataType); o.dims = t.dims.map { Int64($0) }; return o
+            var o = Inference_ModelOutput(); o.name = t.name; o.dataType = dataType(t.dataType); o.dims = t.dims.map { Int64($0) }
+            o.labelFilename = t.labelFilename ?? ""
+            return o
         }
         var vp = Inference_ModelVersionPolicy()
         switch c.versionPolicy {

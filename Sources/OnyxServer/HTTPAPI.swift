@@ -292,8 +292,11 @@ enum HTTPInferCoding {
                         guard let v = b.boolValue else { throw ServeError.bad("output '\(name)': 'binary_data' must be a boolean") }
                         binary[name] = v
                     }
-                    if let c = p["classification"], (c.int64Value ?? 0) != 0 {
-                        throw ServeError.bad("output '\(name)': the classification extension is not supported")
+                    if let c = p["classification"] {
+                        guard let k = c.int64Value, k > 0, k <= Int64(Int32.max) else {
+                            throw ServeError.bad("output '\(name)': 'classification' must be a positive integer")
+                        }
+                        req.classification[name] = Int(k)
                     }
                 }
             }

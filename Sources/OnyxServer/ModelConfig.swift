@@ -77,6 +77,10 @@ public struct TensorConfig: Sendable, Equatable {
     public var name: String
     public var dataType: DType
     public var dims: [Int]
+    /// `label_filename`: a file in the model directory, one class label per line (classification extension).
+    public var labelFilename: String? = nil
+    /// The labels read from `labelFilename` when the model loads.
+    public var labels: [String] = []
 }
 
 public enum VersionPolicy: Sendable, Equatable {
@@ -164,7 +168,14 @@ public struct ModelConfig: Sendable, Equatable {
                     }
                     return i
                 }
-                return TensorConfig(name: n, dataType: dt, dims: dims)
+                var tc = TensorConfig(name: n, dataType: dt, dims: dims)
+                if let lf = Self.field(t, "label_filename")?.stringValue, !lf.isEmpty {
+                    guard !lf.contains("/"), lf != "..", lf != "." else {
+                        throw ServeError.bad("\(key) '\(n)': label_filename must name a file in the model directory, got '\(lf)'")
+                    }
+                    tc.labelFilename = lf
+                }
+                return tc
             }
         }
         inputs = try tensors("input")
@@ -259,7 +270,9 @@ public struct ModelConfig: Sendable, Equatable {
                         guard g.dims.count == d.count, zip(g.dims, d).allSatisfy({ $0 == $1 || $0 == -1 || $1 == -1 }) else {
                             throw ServeError.bad("\(kind) '\(v.name)': config dims \(g.dims) do not match the model's \(d)\(c.maxBatchSize > 0 ? " (without the batch dimension)" : "")")
                         }
-                        out.append(TensorConfig(name: v.name, dataType: dt, dims: zip(g.dims, d).map { $0 == -1 ? $1 : $0 }))
+                        var t = g
+                        t.dims = zip(g.dims, d).map { $0 == -1 ? $1 : $0 }
+                        out.append(t)
                     } else {
                         out.append(g)
                     }
@@ -289,6 +302,7 @@ public struct ModelConfig: Sendable, Equatable {
             var kv: [(String, JSON)] = [("name", .string(t.name)), ("data_type", .string(V2DataType.configName(t.dataType)))]
             if extra { kv.append(("format", .string("FORMAT_NONE"))) }
             kv.append(("dims", .array(t.dims.map { .int($0) })))
+            if let lf = t.labelFilename { kv.append(("label_filename", .string(lf))) }
             kv.append(("is_shape_tensor", .bool(false)))
             return .object(kv)
         }

@@ -7,6 +7,8 @@ struct InferRequest: Sendable {
     var inputs: [(name: String, tensor: Tensor)] = []
     /// Requested output names; empty means all.
     var outputs: [String] = []
+    /// Outputs asked for as top-K classifications (the classification extension): name → K.
+    var classification: [String: Int] = [:]
     /// Per-request timeout (`timeout` parameter), microseconds.
     var timeoutMicroseconds: Int?
     /// How many ensembles this request is nested in (0 for a client's request).
@@ -65,6 +67,12 @@ final class ModelVersion: Sendable {
 
     /// Checks a request against the config: names, datatypes, shapes, batch size.
     func validate(_ r: InferRequest) throws -> Int {
+        for (o, k) in r.classification {
+            guard k > 0 else { throw ServeError.bad("output '\(o)': classification count must be positive, got \(k)") }
+            if let c = config.outputs.first(where: { $0.name == o }), c.dataType == .string || c.dataType == .bool {
+                throw ServeError.bad("output '\(o)': classification needs a numeric output, it is \(V2DataType.name(c.dataType))")
+            }
+        }
         var batch: Int? = nil
         var seen = Set<String>()
         for (name, t) in r.inputs {
@@ -100,6 +108,16 @@ final class ModelVersion: Sendable {
         return batch ?? 1
     }
 
+    /// Replaces the outputs asked for as classifications by their top-K BYTES tensors.
+    func classify(_ out: [(name: String, tensor: Tensor)], _ r: InferRequest) throws -> [(name: String, tensor: Tensor)] {
+        guard !r.classification.isEmpty else { return out }
+        return try out.map { o in
+            guard let k = r.classification[o.name] else { return o }
+            let labels = config.outputs.first { $0.name == o.name }?.labels ?? []
+            return (o.name, try Classification.topK(o.tensor, count: k, batched: config.maxBatchSize > 0, labels: labels, output: o.name))
+        }
+    }
+
     /// Validates, queues and runs a request; returns the outputs in the requested (or model) order.
     func infer(_ r: InferRequest) async throws -> [(name: String, tensor: Tensor)] {
         let start = nowNs()
@@ -119,7 +137,7 @@ final class ModelVersion: Sendable {
                     out.append((n, t))
                 }
                 stats.requestDone(success: true, totalNs: nowNs() &- start, queueNs: 0)
-                return out
+                return try classify(out, r)
             }
             // Requests batch together only when every non-batch dimension and the requested outputs agree.
             var key = ""
@@ -145,7 +163,7 @@ final class ModelVersion: Sendable {
                 out.append((n, t))
             }
             stats.requestDone(success: true, totalNs: nowNs() &- start, queueNs: outcome.queueNs)
-            return out
+            return try classify(out, r)
         } catch {
             stats.requestDone(success: false, totalNs: nowNs() &- start, queueNs: 0)
             throw Scheduler.mapError(error)

@@ -274,6 +274,18 @@ final class ModelRepository: Sendable {
                 config = try ModelConfig.parse(t, json: true, defaultName: name)
             }
             config.name = name
+            for i in config.outputs.indices {
+                guard let lf = config.outputs[i].labelFilename else { continue }
+                guard let text = try? String(contentsOf: dir.appendingPathComponent(lf), encoding: .utf8) else {
+                    throw ServeError.bad("output '\(config.outputs[i].name)': label_filename '\(lf)' cannot be read in \(dir.path)")
+                }
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+                    String($0.hasSuffix("\r") ? $0.dropLast() : $0)
+                }
+                if lines.last == "" { lines.removeLast() }
+                config.outputs[i].labels = lines
+                configText += "\n" + text
+            }
         } catch {
             entry.error = "\(error)"
             entry.fingerprint = "config:" + configText

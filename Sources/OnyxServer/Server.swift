@@ -45,7 +45,7 @@ final class ServerCore: Sendable {
 
     var isReady: Bool { ready.load(ordering: .acquiring) }
 
-    static let extensions = ["model_repository", "model_configuration", "schedule_policy", "binary_tensor_data", "parameters", "statistics"]
+    static let extensions = ["model_repository", "model_configuration", "schedule_policy", "binary_tensor_data", "classification", "parameters", "statistics"]
 
     var serverMetadata: JSON {
         .object([("name", .string("onyx")), ("version", .string(InferenceServer.version)),

@@ -414,4 +414,30 @@ import Testing
             }
         }
     }
+
+    /// Classification extension (Triton's spec: top-K as "<value>:<index>[:<label>]", BYTES [batch, K]); the
+    /// tritonclient test checks the labelled form against numpy's argsort over both protocols.
+    @Test func classificationExtension() async throws {
+        try await Self.withServer { c, _ in
+            let body = "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[2,4],\"data\":[1,-2,3.5,4,0.25,7,7,-1]}],"
+                + "\"outputs\":[{\"name\":\"Y\",\"parameters\":{\"classification\":2}}]}"
+            let (s, r) = try await c.post("/v2/models/identity_fp32/infer", body)
+            #expect(s == 200, "\(Self.str(r))")
+            let y = r?["outputs"]?.arrayValue?.first
+            #expect(y?["datatype"]?.stringValue == "BYTES")
+            #expect(y?["shape"] == .array([.int(2), .int(2)]))
+            // Row 2 has a tie (7 at indices 1 and 2): the lower index comes first.
+            #expect((y?["data"]?.arrayValue ?? []).compactMap(\.stringValue) == ["4.000000:3", "3.500000:2", "7.000000:1", "7.000000:2"])
+            for (out, k, text) in [("Y", 0, "positive integer"), ("Y", -3, "positive integer")] {
+                let b = "{\"inputs\":[{\"name\":\"X\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}],"
+                    + "\"outputs\":[{\"name\":\"\(out)\",\"parameters\":{\"classification\":\(k)}}]}"
+                let (s2, r2) = try await c.post("/v2/models/identity_fp32/infer", b)
+                #expect(s2 == 400 && r2?["error"]?.stringValue?.contains(text) == true, "\(Self.str(r2))")
+            }
+            let b = "{\"inputs\":[{\"name\":\"in_BYTES\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"a\"]}],"
+                + "\"outputs\":[{\"name\":\"out_BYTES\",\"parameters\":{\"classification\":1}}]}"
+            let (s3, r3) = try await c.post("/v2/models/identity_types/infer", b)
+            #expect(s3 == 400 && r3?["error"]?.stringValue?.contains("numeric") == true, "\(Self.str(r3))")
+        }
+    }
 }
