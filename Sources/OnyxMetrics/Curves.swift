@@ -166,6 +166,18 @@ func multiclassSetup<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]
     return (classes, encode(yTrue, classes))
 }
 
+/// `multiclassSetup` on a score matrix (same checks in the same order).
+func multiclassSetup<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix) throws -> (classes: [L], y: [Int]) {
+    try checkPair(yTrue.count, yScore.rows, "y_true and y_score")
+    let classes = try uniqueLabels(yTrue)
+    let k = yScore.columns
+    if classes.count != k {
+        throw MetricsError("Number of classes in y_true (\(classes.count)) not equal to the number of columns in 'y_score' (\(k))")
+    }
+    if yScore.values.contains(where: { !$0.isFinite }) { throw MetricsError("Input y_score contains NaN or infinity.") }
+    return (classes, encode(yTrue, classes))
+}
+
 /// Averages per-class binary scores of the one-vs-rest problems (`_average_binary_score`).
 func averageOvR(_ y: [Int], _ yScore: [[Double]], _ k: Int, _ average: MulticlassAverage,
                 _ metric: ([Bool], [Double]) throws -> Double) throws -> Double {
@@ -200,10 +212,14 @@ public func rocAucOvR<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double
 
 /// `rocAucOvR` (macro or weighted) on a prepared problem: one sort per column, classes in parallel.
 func rocAucOvR(_ p: MulticlassScores, average: MulticlassAverage) throws -> Double {
+    averageScores(try ovrRocAucs(p), p.y, p.k, average)
+}
+
+/// The one-vs-rest ROC AUC of each class (classes in parallel), after the probability check.
+func ovrRocAucs(_ p: MulticlassScores) throws -> [Double] {
     try p.checkProbabilities()
-    let k = p.k
-    let per = parallelMap(k) { c in Result { try ovrRocAuc(p, c) } }
-    return averageScores(try per.map { try $0.get() }, p.y, k, average)
+    let per = parallelMap(p.k) { c in Result { try ovrRocAuc(p, c) } }
+    return try per.map { try $0.get() }
 }
 
 /// Multiclass ROC AUC, one-vs-one, macro average (`roc_auc_score(multi_class="ovo")`): Hand & Till's measure as
@@ -214,26 +230,65 @@ public func rocAucOvO<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double
 }
 
 /// `rocAucOvO` on a prepared problem. The samples of classes a and b, in the shared descending order of
-/// column a, are exactly the order a sort of that subset gives (ties keep sample order), so each pair filters
-/// the cached order instead of sorting; pairs run in parallel.
+/// column a, are exactly the order a sort of that subset gives (ties keep sample order). So for each column c
+/// (columns in parallel) the positions of each class's samples in c's order are listed once, and the side "c vs b"
+/// of every pair merges the lists of c and b (n_c + n_b steps) instead of filtering all n samples; the counts,
+/// the curve and the trapezoids are then exactly those of the filtered order.
 func rocAucOvO(_ p: MulticlassScores) throws -> Double {
     try p.checkProbabilities()
     let k = p.k, y = p.y
-    var pairList = [(Int, Int)]()
-    for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairList.append((a, b)) } }
-    let list = pairList
-    let per = parallelMap(list.count) { j in
-        Result { () throws -> Double in
-            let (a, b) = list[j]
-            func side(_ c: Int) throws -> Double {
-                let sub = p.columns.orders[c].filter { y[$0] == a || y[$0] == b }
-                let (fps, tps, th) = countsAlong(sub, p.columns.columns[c]) { y[$0] == c }
-                return try rocAucFromCounts(fps, tps, th)
-            }
-            return (try side(a) + side(b)) / 2
-        }
+    // side[c][b]: AUC of class c against class b on the samples of c and b, scored by column c.
+    let side = parallelMap(k) { c in Result { try ovoSides(p.columns.orders[c], p.columns.columns[c], y, k: k, c: c) } }
+    let sides = try side.map { try $0.get() }
+    var pairs = [Double]()
+    for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairs.append((sides[a][b] + sides[b][a]) / 2) } }
+    return numpyMean(pairs)
+}
+
+/// For column c: the one-vs-one AUC of c against each other class b (entry b; entry c unused).
+private func ovoSides(_ order: [Int], _ score: [Double], _ y: [Int], k: Int, c: Int) throws -> [Double] {
+    let n = order.count
+    // Positions (in c's descending order) of each class's samples, grouped by class, ascending within a class.
+    var start = [Int](repeating: 0, count: k + 1)
+    for t in y where t >= 0 && t < k { start[t + 1] += 1 }
+    for t in 0..<k { start[t + 1] += start[t] }
+    var fill = start
+    var grouped = [Int](repeating: 0, count: start[k])
+    var sorted = [Double](repeating: 0, count: n)
+    for pos in 0..<n {
+        let i = order[pos]
+        sorted[pos] = score[i]
+        let t = y[i]
+        if t >= 0 && t < k { grouped[fill[t]] = pos; fill[t] += 1 }
     }
-    return numpyMean(try per.map { try $0.get() })
+    var out = [Double](repeating: .nan, count: k)
+    var fps = [Double](), tps = [Double](), th = [Double]()
+    for b in 0..<k where b != c {
+        fps.removeAll(keepingCapacity: true); tps.removeAll(keepingCapacity: true); th.removeAll(keepingCapacity: true)
+        grouped.withUnsafeBufferPointer { g in
+            sorted.withUnsafeBufferPointer { s in
+                // Merge c's positions (positives) with b's (negatives); counts as `countsAlong` on the merged order.
+                var i = start[c], j = start[b]
+                let iEnd = start[c + 1], jEnd = start[b + 1]
+                let total = (iEnd - i) + (jEnd - j)
+                var cum = 0.0
+                for m in 0..<total {
+                    let fromC = j == jEnd || (i < iEnd && g[i] < g[j])
+                    let pos = fromC ? g[i] : g[j]
+                    if fromC { cum += 1; i += 1 } else { j += 1 }
+                    let last = m == total - 1
+                    let next = last ? pos : (j == jEnd || (i < iEnd && g[i] < g[j]) ? g[i] : g[j])
+                    if last || s[next] != s[pos] {
+                        tps.append(cum)
+                        fps.append(1 + Double(m) - cum)
+                        th.append(s[pos])
+                    }
+                }
+            }
+        }
+        out[b] = try rocAucFromCounts(fps, tps, th)
+    }
+    return out
 }
 
 func checkProbabilities(_ yScore: [[Double]]) throws {
@@ -242,6 +297,20 @@ func checkProbabilities(_ yScore: [[Double]]) throws {
         if !(abs(1 - s) <= 1e-8 + 1e-5 * abs(s)) {
             throw MetricsError("Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes")
         }
+    }
+}
+
+/// `checkProbabilities` on a score matrix (the same row sums).
+func checkProbabilities(_ yScore: ScoreMatrix) throws {
+    let k = yScore.columns
+    let ok = yScore.values.withUnsafeBufferPointer { v in
+        (0..<yScore.rows).allSatisfy { r in
+            let s = numpyPairwiseSum(v.baseAddress.map { $0 + r * k }, k)
+            return abs(1 - s) <= 1e-8 + 1e-5 * abs(s)
+        }
+    }
+    if !ok {
+        throw MetricsError("Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes")
     }
 }
 

@@ -46,10 +46,13 @@ final class ScoreColumns: Sendable {
     let columns: [[Double]]
     let orders: [[Int]]
 
-    init(_ yScore: [[Double]], k: Int) {
-        let cols = (0..<k).map { c in yScore.map { $0[c] } }
-        columns = cols
-        orders = parallelMap(k) { descendingOrder(cols[$0]) }
+    init(_ yScore: ScoreMatrix) {
+        let sorted = parallelMap(yScore.columns) { c in
+            let col = yScore.column(c)
+            return (col, descendingOrder(col))
+        }
+        columns = sorted.map(\.0)
+        orders = sorted.map(\.1)
     }
 }
 
@@ -83,16 +86,22 @@ private final class SlotBuffer<T>: @unchecked Sendable {
 final class MulticlassScores: Sendable {
     let k: Int
     let y: [Int]
-    let yScore: [[Double]]
+    let yScore: ScoreMatrix
     let columns: ScoreColumns
     private let probabilityCheck = ProbabilityCheck()
 
-    init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]]) throws {
+    init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix) throws {
         let (classes, y) = try multiclassSetup(yTrue, yScore)
         k = classes.count
         self.y = y
         self.yScore = yScore
-        columns = ScoreColumns(yScore, k: classes.count)
+        columns = ScoreColumns(yScore)
+    }
+
+    /// From row arrays, validated as `multiclassSetup` validates them (same errors in the same order).
+    convenience init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]]) throws {
+        _ = try multiclassSetup(yTrue, yScore)
+        try self.init(yTrue, ScoreMatrix(yScore))
     }
 
     /// Checked once, on first use (the same check and message as `checkProbabilities`).
@@ -106,7 +115,7 @@ final class MulticlassScores: Sendable {
 private final class ProbabilityCheck: @unchecked Sendable {
     private let lock = NSLock()
     private var outcome: MetricsError??
-    func run(_ yScore: [[Double]]) throws {
+    func run(_ yScore: ScoreMatrix) throws {
         lock.lock(); defer { lock.unlock() }
         if outcome == nil {
             do { try OnyxMetrics.checkProbabilities(yScore); outcome = .some(nil) } catch let e as MetricsError { outcome = .some(e) }
@@ -115,31 +124,38 @@ private final class ProbabilityCheck: @unchecked Sendable {
     }
 }
 
-/// Stable LSD radix sort (4 passes of 16 bits, passes where every key has the same digit skipped) of the sample
-/// indices by descending score. The key of d is the complement of its ascending IEEE order key.
+/// Stable LSD radix sort (16-bit digits, passes where every key has the same digit skipped) of the sample
+/// indices by descending score. The key of d is the complement of its ascending IEEE order key. When every score
+/// is exactly a Float (a float32 model's outputs), the keys are the 32-bit keys of those Floats (two passes
+/// instead of four): Double → Float is then exact and order-preserving, so the permutation is the same.
 func radixDescendingOrder(_ score: [Double]) -> [Int] {
-    let n = score.count
-    var keys = [UInt64](repeating: 0, count: n), keys2 = keys
-    var idx = [Int](0..<n), idx2 = idx
-    score.withUnsafeBufferPointer { s in
-        keys.withUnsafeMutableBufferPointer { k in
-            for i in 0..<n {
-                let b = (s[i] == 0 ? 0.0 : s[i]).bitPattern
-                let ascending = b & (1 << 63) != 0 ? ~b : b | (1 << 63)
-                k[i] = ~ascending
-            }
-        }
+    if score.allSatisfy({ Double(Float($0)) == $0 }) {
+        return radixSort(score.map { d -> UInt32 in
+            let b = (d == 0 ? Float(0) : Float(d)).bitPattern
+            return ~(b & (1 << 31) != 0 ? ~b : b | (1 << 31))
+        })
     }
+    return radixSort(score.map { d -> UInt64 in
+        let b = (d == 0 ? 0.0 : d).bitPattern
+        return ~(b & (1 << 63) != 0 ? ~b : b | (1 << 63))
+    })
+}
+
+/// Indices of `keys` in ascending key order, ties in index order (stable LSD radix sort, 16-bit digits).
+func radixSort<K: FixedWidthInteger & UnsignedInteger>(_ keys: [K]) -> [Int] {
+    let n = keys.count
+    var keys = keys, keys2 = keys
+    var idx = [Int](0..<n), idx2 = idx
     var count = [Int](repeating: 0, count: 1 << 16)
-    for pass in 0..<4 {
-        let shift = UInt64(16 * pass)
+    for pass in 0..<(K.bitWidth / 16) {
+        let shift = 16 * pass
         keys.withUnsafeBufferPointer { k in
             count.withUnsafeMutableBufferPointer { c in
                 c.update(repeating: 0)
-                for i in 0..<n { c[Int((k[i] >> shift) & 0xFFFF)] += 1 }
+                for i in 0..<n { c[Int(truncatingIfNeeded: k[i] >> shift) & 0xFFFF] += 1 }
             }
         }
-        if count[Int((keys[0] >> shift) & 0xFFFF)] == n { continue }  // all keys share this digit
+        if n == 0 || count[Int(truncatingIfNeeded: keys[0] >> shift) & 0xFFFF] == n { continue }  // all keys share this digit
         keys.withUnsafeBufferPointer { k in
             idx.withUnsafeBufferPointer { ix in
                 keys2.withUnsafeMutableBufferPointer { k2 in
@@ -148,7 +164,7 @@ func radixDescendingOrder(_ score: [Double]) -> [Int] {
                             var sum = 0
                             for d in 0..<(1 << 16) { let t = c[d]; c[d] = sum; sum += t }
                             for i in 0..<n {
-                                let d = Int((k[i] >> shift) & 0xFFFF)
+                                let d = Int(truncatingIfNeeded: k[i] >> shift) & 0xFFFF
                                 let p = c[d]
                                 c[d] = p + 1
                                 k2[p] = k[i]; i2[p] = ix[i]
