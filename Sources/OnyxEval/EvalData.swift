@@ -52,11 +52,14 @@ public struct EvalData: Sendable {
         images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
     }
 
-    /// CSV fast path: labels already parsed.
-    init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String], labels: [Label]) {
+    /// CSV fast path and .npy files: labels already parsed; `sampleShape` (default [features]) is one row's shape.
+    init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String], labels: [Label],
+         sampleShape: [Int]? = nil) {
         self.source = source; self.featureNames = featureNames; self.labelName = labelName
         self.features = features; self.rawLabels = rawLabels; self.labels = labels
-        images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
+        images = nil; classNames = nil
+        self.sampleShape = sampleShape ?? [featureNames.count]
+        width = self.sampleShape.reduce(1, *)
     }
 
     /// An image folder `DIR/<class>/…/*.png|jpg|…` (torchvision ImageFolder layout and class order), each image
