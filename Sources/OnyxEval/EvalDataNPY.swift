@@ -11,6 +11,9 @@ extension EvalData {
     /// floats, as `parseLabels` reads them) → integer classes; strings → string classes; other floats → regression
     /// targets.
     public static func npy(path: String, labels labelsPath: String) throws -> EvalData {
+        if let fast = try float32Features(path) {
+            return try npy(path: path, shape: fast.shape, features: fast.values, labels: labelsPath)
+        }
         let x = try readNPY(path)
         guard x.shape.count >= 2 else {
             throw EvalError("\(path): features must be an array [rows, features] or [rows, …]; got shape \(x.shape)")
@@ -18,16 +21,7 @@ extension EvalData {
         guard x.dtype != .string, x.dtype != .bool else {
             throw EvalError("\(path): features must be numbers (float32 or float64), got \(x.dtype)")
         }
-        let y = try readNPY(labelsPath)
-        let rows = x.shape[0]
-        guard y.shape == [rows] || y.shape == [rows, 1] else {
-            throw EvalError("\(labelsPath): labels must have shape [\(rows)] (one per row of \(path)), got \(y.shape)")
-        }
-        if rows == 0 { throw EvalError("\(path): no rows") }
-        let sample = Array(x.shape.dropFirst())
-        let width = sample.reduce(1, *)
-        // Features as Float (float64 rounded like numpy's astype(np.float32)); non-finite values are errors, as in
-        // a CSV file.
+        // Other types: features as Float (float64 rounded like numpy's astype(np.float32)).
         let features: [Float]
         if x.dtype == .float32 {
             features = try x.withBuffer(of: Float.self) { Array($0) }
@@ -36,6 +30,23 @@ extension EvalData {
         } else {
             features = (0..<x.count).map { Float(x.doubleValue(at: $0)) }
         }
+        return try npy(path: path, shape: x.shape, features: features, labels: labelsPath)
+    }
+
+    /// The labels and the checks shared by both feature readers.
+    private static func npy(path: String, shape: [Int], features: [Float], labels labelsPath: String) throws -> EvalData {
+        let y = try readNPY(labelsPath)
+        guard shape.count >= 2 else {
+            throw EvalError("\(path): features must be an array [rows, features] or [rows, …]; got shape \(shape)")
+        }
+        let rows = shape[0]
+        let sample = Array(shape.dropFirst())
+        let width = sample.reduce(1, *)
+        guard y.shape == [rows] || y.shape == [rows, 1] else {
+            throw EvalError("\(labelsPath): labels must have shape [\(rows)] (one per row of \(path)), got \(y.shape)")
+        }
+        if rows == 0 { throw EvalError("\(path): no rows") }
+        // Non-finite features are errors, as in a CSV file.
         if let bad = features.firstIndex(where: { !$0.isFinite }) {
             throw EvalError("\(path): row \(bad / max(width, 1)), value \(bad % max(width, 1)) is \(features[bad]), not a finite number")
         }
@@ -64,6 +75,60 @@ extension EvalData {
         let names = sample.count == 1 ? (0..<width).map { "x\($0)" } : []
         return EvalData(source: path, featureNames: names, labelName: (labelsPath as NSString).lastPathComponent,
                         features: features, rawLabels: raw, labels: parsed, sampleShape: sample)
+    }
+
+    /// A little-endian float32 C-order .npy file read straight into a Float array: the header, then one read of
+    /// the data into the array's storage (no intermediate copies). Nil for any other kind of file (read by `NPY`).
+    static func float32Features(_ path: String) throws -> (shape: [Int], values: [Float])? {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw EvalError("\(path): cannot read file") }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 12)
+        guard readFully(fd, &head, 12) == 12, head[0] == 0x93, Array(head[1..<6]) == Array("NUMPY".utf8) else { return nil }
+        let major = head[6]
+        let (prefix, headerLen): (Int, Int)
+        if major == 1 {
+            (prefix, headerLen) = (10, Int(head[8]) | Int(head[9]) << 8)
+        } else if major == 2 || major == 3 {
+            (prefix, headerLen) = (12, Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24)
+        } else { return nil }
+        guard headerLen < 1 << 20, lseek(fd, off_t(prefix), SEEK_SET) == off_t(prefix) else { return nil }
+        var header = [UInt8](repeating: 0, count: headerLen)
+        guard readFully(fd, &header, headerLen) == headerLen else { return nil }
+        let text = String(decoding: header, as: UTF8.self).replacingOccurrences(of: " ", with: "")
+        guard text.contains("'descr':'<f4'"), text.contains("'fortran_order':False"),
+              let open = text.range(of: "'shape':("), let close = text[open.upperBound...].firstIndex(of: ")") else { return nil }
+        var shape = [Int]()
+        for d in text[open.upperBound..<close].split(separator: ",") {
+            guard let v = Int(d), v >= 0 else { return nil }
+            shape.append(v)
+        }
+        var count = 1
+        for d in shape {
+            let (c, o) = count.multipliedReportingOverflow(by: d)
+            if o || c > Int.max / 4 { throw EvalError("\(path): shape \(shape) is too large") }
+            count = c
+        }
+        var shortRead = false
+        let values = [Float](unsafeUninitializedCapacity: count) { buf, n in
+            let want = count * 4
+            let got = buf.baseAddress.map { readFully(fd, UnsafeMutableRawPointer($0), want) } ?? 0
+            if got != want { shortRead = true; buf.update(repeating: 0) }
+            n = count
+        }
+        if shortRead { throw EvalError("\(path): invalid .npy: data truncated (shape \(shape) needs \(count * 4) bytes)") }
+        return (shape, values)
+    }
+
+    /// Reads up to `n` bytes (fewer only at the end of the file or on an error).
+    private static func readFully(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
+        var done = 0
+        while done < n {
+            let r = read(fd, p + done, n - done)
+            if r <= 0 { break }
+            done += r
+        }
+        return done
     }
 
     /// Reads a whole .npy file (one read).

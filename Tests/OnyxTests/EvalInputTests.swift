@@ -85,6 +85,10 @@ private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
             try NPY.write(try Tensor(shape: [1, 2], values: [Float.nan, 1]), to: x)
             try NPY.write(try Tensor(shape: [1], values: [Int64(0)]), to: y)
             expectError("not a finite number") { _ = try EvalData.npy(path: x.path, labels: y.path) }
+            // A float32 file whose data is cut short (the direct float32 reader).
+            let full = NPY.encode(try Tensor(shape: [2, 2], values: [Float](repeating: 1, count: 4)))
+            try full.prefix(full.count - 3).write(to: x)
+            expectError("data truncated") { _ = try EvalData.npy(path: x.path, labels: y.path) }
             try Data("not numpy".utf8).write(to: x)
             expectError("x.npy: invalid .npy") { _ = try EvalData.npy(path: x.path, labels: y.path) }
             expectError("cannot read file") { _ = try EvalData.npy(path: dir.appendingPathComponent("none.npy").path, labels: y.path) }
