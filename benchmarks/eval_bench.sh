@@ -3,7 +3,8 @@
 # the same rows measured by `onyx bench` (batches of 256: mean latency × number of batches), run alternately
 # (bench, eval of the CSV, eval of the same rows as .npy) for ROUNDS rounds per model; prints medians, the median
 # per-round ratio eval / bench and overhead = ratio − 1, then one eval's phase timings (ONYX_EVAL_TIMING=1) per
-# model and input.
+# model and input. CPU times (user + system of the child processes) are printed too: on a loaded machine the wall
+# times stretch, the CPU times much less.
 # Usage: benchmarks/eval_bench.sh [ROWS] [ROUNDS]   (needs a release build: swift build -c release --product onyx)
 #   MODELS="mlp cnn" (default both): mlp = Examples/models/digits_mlp (64→100→10), cnn = Examples/models/digits_cnn
 #   (conv 8 → pool → conv 16 → pool → linear; fed [N, 1, 8, 8]: from the CSV by reshaping each 64-value row, from
@@ -44,11 +45,13 @@ def cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
-bench, wall, cpus = [], {k: [] for k in evals}, {k: [] for k in evals}
+bench, bench_cpu, wall, cpus = [], [], {k: [] for k in evals}, {k: [] for k in evals}
 for r in range(rounds):
+    c = cpu()
     out = subprocess.run(bench_cmd, check=True, capture_output=True, text=True).stdout
+    bench_cpu.append(cpu() - c)
     bench.append(json.loads(out)["latency_ms"]["mean"] * batches / 1000)
-    line = f"round {r + 1}: bench {bench[-1]:.3f} s"
+    line = f"round {r + 1}: bench {bench[-1]:.3f} s ({bench_cpu[-1]:.3f} s CPU, whole process with warmup)"
     for k, cmd in evals.items():
         c, t = cpu(), time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
@@ -57,12 +60,14 @@ for r in range(rounds):
         line += f"; eval {k} {wall[k][-1]:.3f} s wall / {cpus[k][-1]:.3f} s CPU"
     print(line, flush=True)
 b = statistics.median(bench)
-print(f"median onyx bench (model time of {batches} batches of 256): {b:.3f} s")
+print(f"median onyx bench (model time of {batches} batches of 256): {b:.3f} s; CPU of the whole bench process {statistics.median(bench_cpu):.3f} s")
 for k in evals:
     ratios = sorted(x / y for x, y in zip(wall[k], bench))
     m = statistics.median(ratios)
     print(f"median onyx eval {k} (whole command): {statistics.median(wall[k]):.3f} s wall, {statistics.median(cpus[k]):.3f} s CPU; "
           f"eval / bench per round: median {m:.2f} (range {ratios[0]:.2f}–{ratios[-1]:.2f}); overhead {100 * (m - 1):.0f}% (target ≤ 20%)")
+    cr = sorted(x / y for x, y in zip(cpus[k], bench_cpu))
+    print(f"  CPU time eval {k} / bench process: median {statistics.median(cr):.2f} (range {cr[0]:.2f}–{cr[-1]:.2f}) — less sensitive to load than wall times")
 PY
   echo "phases of one eval, CSV (ONYX_EVAL_TIMING=1):"
   ONYX_EVAL_TIMING=1 "$ONYX" eval "$MODEL" "$CSV" 2>&1 >/dev/null | sed 's/^/  /'
