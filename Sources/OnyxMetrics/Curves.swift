@@ -124,15 +124,13 @@ func rocAucFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double]) throws -
 
 /// One-vs-rest ROC AUC of class `c` along the shared order of its score column.
 func ovrRocAuc(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let y = p.y
-    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
+    let (fps, tps, th) = p.ovrCounts[c]
     return try rocAucFromCounts(fps, tps, th)
 }
 
 /// One-vs-rest average precision of class `c` along the shared order of its score column.
 func ovrAveragePrecision(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let y = p.y
-    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
+    let (fps, tps, th) = p.ovrCounts[c]
     return averagePrecision(prFromCounts(fps, tps, th))
 }
 
@@ -236,9 +234,9 @@ public func rocAucOvO<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double
 /// the curve and the trapezoids are then exactly those of the filtered order.
 func rocAucOvO(_ p: MulticlassScores) throws -> Double {
     try p.checkProbabilities()
-    let k = p.k, y = p.y
+    let k = p.k
     // side[c][b]: AUC of class c against class b on the samples of c and b, scored by column c.
-    let side = parallelMap(k) { c in Result { try ovoSides(p.columns.orders[c], p.columns.columns[c], y, k: k, c: c) } }
+    let side = parallelMap(k) { c in Result { try ovoSides(p.sorted[c], p.classes[c], k: k, c: c) } }
     let sides = try side.map { try $0.get() }
     var pairs = [Double]()
     for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairs.append((sides[a][b] + sides[b][a]) / 2) } }
@@ -246,20 +244,15 @@ func rocAucOvO(_ p: MulticlassScores) throws -> Double {
 }
 
 /// For column c: the one-vs-one AUC of c against each other class b (entry b; entry c unused).
-private func ovoSides(_ order: [Int], _ score: [Double], _ y: [Int], k: Int, c: Int) throws -> [Double] {
-    let n = order.count
+private func ovoSides(_ sorted: [Double], _ cls: [Int32], k: Int, c: Int) throws -> [Double] {
     // Positions (in c's descending order) of each class's samples, grouped by class, ascending within a class.
     var start = [Int](repeating: 0, count: k + 1)
-    for t in y where t >= 0 && t < k { start[t + 1] += 1 }
+    for t in cls where t >= 0 && Int(t) < k { start[Int(t) + 1] += 1 }
     for t in 0..<k { start[t + 1] += start[t] }
     var fill = start
     var grouped = [Int](repeating: 0, count: start[k])
-    var sorted = [Double](repeating: 0, count: n)
-    for pos in 0..<n {
-        let i = order[pos]
-        sorted[pos] = score[i]
-        let t = y[i]
-        if t >= 0 && t < k { grouped[fill[t]] = pos; fill[t] += 1 }
+    for (pos, t) in cls.enumerated() where t >= 0 && Int(t) < k {
+        grouped[fill[Int(t)]] = pos; fill[Int(t)] += 1
     }
     var out = [Double](repeating: .nan, count: k)
     var fps = [Double](), tps = [Double](), th = [Double]()

@@ -16,6 +16,27 @@ func descendingOrder(_ score: [Double]) -> [Int] {
     return pairs.map { $0.1 }
 }
 
+/// `countsAlong(order, score) { y[$0] == positive }` from the scores and classes already in that order.
+func sortedCounts(_ sorted: [Double], _ cls: [Int32], _ positive: Int32)
+    -> (fps: [Double], tps: [Double], thresholds: [Double]) {
+    var fps = [Double](), tps = [Double](), th = [Double]()
+    let n = sorted.count
+    var cum = 0.0
+    sorted.withUnsafeBufferPointer { s in
+        cls.withUnsafeBufferPointer { y in
+            for k in 0..<n {
+                if y[k] == positive { cum += 1 }
+                if k == n - 1 || s[k + 1] != s[k] {
+                    tps.append(cum)
+                    fps.append(1 + Double(k) - cum)
+                    th.append(s[k])
+                }
+            }
+        }
+    }
+    return (fps, tps, th)
+}
+
 /// Counts along a precomputed descending `order` (possibly a subset of the samples, still in descending
 /// order): true/false positive counts and the threshold at the last sample of each run of equal scores.
 @inline(__always)
@@ -88,14 +109,32 @@ final class MulticlassScores: Sendable {
     let y: [Int]
     let yScore: ScoreMatrix
     let columns: ScoreColumns
+    /// For each column c, in c's descending order: the scores (`sorted[c][pos] = columns[c][orders[c][pos]]`) and
+    /// the samples' classes (`classes[c][pos] = y[orders[c][pos]]`) — gathered once (columns in parallel) so the
+    /// one-vs-rest and one-vs-one walks read them sequentially.
+    let sorted: [[Double]]
+    let classes: [[Int32]]
+    /// One-vs-rest counts of each class along its column (`countsAlong`), shared by ROC AUC and average precision.
+    let ovrCounts: [(fps: [Double], tps: [Double], thresholds: [Double])]
     private let probabilityCheck = ProbabilityCheck()
 
     init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix) throws {
         let (classes, y) = try multiclassSetup(yTrue, yScore)
-        k = classes.count
+        let k = classes.count
+        self.k = k
         self.y = y
         self.yScore = yScore
-        columns = ScoreColumns(yScore)
+        let columns = ScoreColumns(yScore)
+        self.columns = columns
+        let gathered = parallelMap(k) { c in
+            let o = columns.orders[c], col = columns.columns[c]
+            let sorted = o.map { col[$0] }
+            let cls = o.map { Int32(truncatingIfNeeded: y[$0]) }  // classes < k ≤ rows
+            return (sorted, cls, sortedCounts(sorted, cls, Int32(truncatingIfNeeded: c)))
+        }
+        sorted = gathered.map(\.0)
+        self.classes = gathered.map(\.1)
+        ovrCounts = gathered.map(\.2)
     }
 
     /// From row arrays, validated as `multiclassSetup` validates them (same errors in the same order).
