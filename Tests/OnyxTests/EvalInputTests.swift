@@ -43,6 +43,10 @@ private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
         let fromCSV = try EvalData.csv(path: csv, label: "label")
         #expect(data.features == fromCSV.features)
         #expect(data.labels == fromCSV.labels)
+        #expect(data.rawLabels == fromCSV.rawLabels)
+        #expect(EvalData.allFinite(data.features))
+        #expect(!EvalData.allFinite([1, .infinity]) && !EvalData.allFinite([-.nan, 0]) && !EvalData.allFinite([-.infinity]))
+        #expect(EvalData.allFinite([Float.greatestFiniteMagnitude, -Float.leastNonzeroMagnitude, 0]))
         var opts = EvalOptions()
         opts.batch = 50
         let e = try Evaluator.evaluate(modelPath: mlp, data: data, options: opts)
