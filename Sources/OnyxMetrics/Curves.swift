@@ -117,21 +117,78 @@ func binaryRocAuc(_ positive: [Bool], _ score: [Double]) throws -> Double {
 func auc(_ c: ROCCurve) throws -> Double { try auc(c.fpr, c.tpr) }
 
 /// ROC AUC from counts along a shared order; NaN unless both classes occur (as `binaryRocAuc`).
-func rocAucFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double]) throws -> Double {
+///
+/// Exactly `auc(rocFromCounts(fps, tps, th, dropIntermediate: true))` without building the curve: the same points
+/// are kept (the first, the last, and those where either count's second difference is non-zero), the rates are the
+/// same quotients, each trapezoid term is the same `(x₁ − x₀) · (y₁ + y₀) / 2` from the prepended (0, 0) on, and
+/// the terms are summed by the same pairwise sum. (The false positive rate never decreases, so `auc`'s direction
+/// is +1 and it cannot throw.)
+func rocAucFromCounts(_ fps: [Double], _ tps: [Double]) -> Double {
     guard let nf = fps.last, let nt = tps.last, nf > 0, nt > 0 else { return .nan }
-    return try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
+    let n = fps.count
+    var terms = [Double]()
+    terms.reserveCapacity(n)
+    var px = 0.0, py = 0.0
+    fps.withUnsafeBufferPointer { f in
+        tps.withUnsafeBufferPointer { t in
+            @inline(__always) func add(_ i: Int) {
+                let x = f[i] / nf, y = t[i] / nt
+                let dx: Double = x - px
+                let s: Double = y + py
+                terms.append(dx * s / 2.0)
+                px = x; py = y
+            }
+            if n > 2 {
+                add(0)
+                for i in 1..<(n - 1) {
+                    let d2f = (f[i + 1] - f[i]) - (f[i] - f[i - 1])
+                    let d2t = (t[i + 1] - t[i]) - (t[i] - t[i - 1])
+                    if d2f != 0 || d2t != 0 { add(i) }
+                }
+                add(n - 1)
+            } else {
+                for i in 0..<n { add(i) }
+            }
+        }
+    }
+    return numpySum(terms)
+}
+
+/// Average precision from counts along a shared order: exactly `averagePrecision(prFromCounts(fps, tps, th))`
+/// (the same precision and recall quotients, the terms in the same order, the same pairwise sum) without building
+/// the reversed curve.
+func averagePrecisionFromCounts(_ fps: [Double], _ tps: [Double]) -> Double {
+    let m = tps.count
+    guard m > 0 else { return 0 }
+    let p = tps[m - 1]
+    var terms = [Double]()
+    terms.reserveCapacity(m)
+    fps.withUnsafeBufferPointer { f in
+        tps.withUnsafeBufferPointer { t in
+            @inline(__always) func precision(_ i: Int) -> Double { t[i] + f[i] != 0 ? t[i] / (t[i] + f[i]) : 0 }
+            @inline(__always) func recall(_ i: Int) -> Double { p == 0 ? 1 : t[i] / p }
+            // Reversed curve: point j is count m − 1 − j, then (recall 0, precision 1).
+            for j in 0..<m {
+                let i = m - 1 - j
+                let next = j + 1 < m ? recall(i - 1) : 0
+                let d: Double = next - recall(i)
+                terms.append(d * precision(i))
+            }
+        }
+    }
+    return max(0, -numpySum(terms))
 }
 
 /// One-vs-rest ROC AUC of class `c` along the shared order of its score column.
 func ovrRocAuc(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let (fps, tps, th) = p.ovrCounts[c]
-    return try rocAucFromCounts(fps, tps, th)
+    let (fps, tps) = p.ovrCounts[c]
+    return rocAucFromCounts(fps, tps)
 }
 
 /// One-vs-rest average precision of class `c` along the shared order of its score column.
 func ovrAveragePrecision(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let (fps, tps, th) = p.ovrCounts[c]
-    return averagePrecision(prFromCounts(fps, tps, th))
+    let (fps, tps) = p.ovrCounts[c]
+    return averagePrecisionFromCounts(fps, tps)
 }
 
 /// Binary ROC AUC (`roc_auc_score` with 1-D scores): `yScore` scores the greater of the two labels (as
@@ -255,9 +312,9 @@ private func ovoSides(_ sorted: [Double], _ cls: [Int32], k: Int, c: Int) throws
         grouped[fill[Int(t)]] = pos; fill[Int(t)] += 1
     }
     var out = [Double](repeating: .nan, count: k)
-    var fps = [Double](), tps = [Double](), th = [Double]()
+    var fps = [Double](), tps = [Double]()
     for b in 0..<k where b != c {
-        fps.removeAll(keepingCapacity: true); tps.removeAll(keepingCapacity: true); th.removeAll(keepingCapacity: true)
+        fps.removeAll(keepingCapacity: true); tps.removeAll(keepingCapacity: true)
         grouped.withUnsafeBufferPointer { g in
             sorted.withUnsafeBufferPointer { s in
                 // Merge c's positions (positives) with b's (negatives); counts as `countsAlong` on the merged order.
@@ -274,12 +331,11 @@ private func ovoSides(_ sorted: [Double], _ cls: [Int32], k: Int, c: Int) throws
                     if last || s[next] != s[pos] {
                         tps.append(cum)
                         fps.append(1 + Double(m) - cum)
-                        th.append(s[pos])
                     }
                 }
             }
         }
-        out[b] = try rocAucFromCounts(fps, tps, th)
+        out[b] = rocAucFromCounts(fps, tps)
     }
     return out
 }

@@ -16,10 +16,10 @@ func descendingOrder(_ score: [Double]) -> [Int] {
     return pairs.map { $0.1 }
 }
 
-/// `countsAlong(order, score) { y[$0] == positive }` from the scores and classes already in that order.
-func sortedCounts(_ sorted: [Double], _ cls: [Int32], _ positive: Int32)
-    -> (fps: [Double], tps: [Double], thresholds: [Double]) {
-    var fps = [Double](), tps = [Double](), th = [Double]()
+/// The counts of `countsAlong(order, score) { y[$0] == positive }` (without the thresholds, which the one-vs-rest
+/// AUC and average precision do not use) from the scores and classes already in that order.
+func sortedCounts(_ sorted: [Double], _ cls: [Int32], _ positive: Int32) -> (fps: [Double], tps: [Double]) {
+    var fps = [Double](), tps = [Double]()
     let n = sorted.count
     var cum = 0.0
     sorted.withUnsafeBufferPointer { s in
@@ -29,12 +29,11 @@ func sortedCounts(_ sorted: [Double], _ cls: [Int32], _ positive: Int32)
                 if k == n - 1 || s[k + 1] != s[k] {
                     tps.append(cum)
                     fps.append(1 + Double(k) - cum)
-                    th.append(s[k])
                 }
             }
         }
     }
-    return (fps, tps, th)
+    return (fps, tps)
 }
 
 /// Counts along a precomputed descending `order` (possibly a subset of the samples, still in descending
@@ -115,7 +114,7 @@ final class MulticlassScores: Sendable {
     let sorted: [[Double]]
     let classes: [[Int32]]
     /// One-vs-rest counts of each class along its column (`countsAlong`), shared by ROC AUC and average precision.
-    let ovrCounts: [(fps: [Double], tps: [Double], thresholds: [Double])]
+    let ovrCounts: [(fps: [Double], tps: [Double])]
     private let probabilityCheck = ProbabilityCheck()
 
     init<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix) throws {

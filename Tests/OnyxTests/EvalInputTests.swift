@@ -155,13 +155,36 @@ private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
                 func side(_ c: Int) throws -> Double {
                     let sub = p.columns.orders[c].filter { y[$0] == a || y[$0] == b }
                     let (fps, tps, th) = countsAlong(sub, p.columns.columns[c]) { y[$0] == c }
-                    return try rocAucFromCounts(fps, tps, th)
+                    guard let nf = fps.last, let nt = tps.last, nf > 0, nt > 0 else { return .nan }
+                    return try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
                 }
                 pairs.append((try side(a) + side(b)) / 2)
             }
         }
         #expect(try rocAucOvO(p) == numpyMean(pairs))
         #expect(try rocAucOvO(y, m.rowArrays) == numpyMean(pairs))
+    }
+
+    /// The AUC and average precision computed from counts without building curves equal the curve-based
+    /// computation bit for bit (ties, a single point, no positives, no negatives).
+    @Test(arguments: [(0, 4), (1, 0), (2, 2), (3, 1)])
+    func countsAucAndAPEqualCurves(_ seed: UInt64, _ levels: Int) throws {
+        var g = SplitMix64(seed: seed)
+        for n in [1, 2, 3, 40, 700] {
+            let score: [Double] = (0..<n).map { _ in levels == 0 ? Double(g.unitFloat()) : Double(g.next() % UInt64(levels)) }
+            for mode in 0..<3 {  // mixed, all positive, all negative
+                let positive: [Bool] = (0..<n).map { _ in mode == 0 ? g.next() % 3 == 0 : mode == 1 }
+                let (fps, tps, th) = try binaryCounts(positive, score)
+                let wantAP = averagePrecision(prFromCounts(fps, tps, th))
+                #expect(averagePrecisionFromCounts(fps, tps).bitPattern == wantAP.bitPattern, "AP n=\(n) mode=\(mode)")
+                if let nf = fps.last, let nt = tps.last, nf > 0, nt > 0 {
+                    let want = try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
+                    #expect(rocAucFromCounts(fps, tps).bitPattern == want.bitPattern, "AUC n=\(n)")
+                } else {
+                    #expect(rocAucFromCounts(fps, tps).isNaN)
+                }
+            }
+        }
     }
 
     /// Scores that are all exactly Floats use 32-bit radix keys: the same permutation as the comparison sort.
