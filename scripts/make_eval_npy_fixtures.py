@@ -5,6 +5,7 @@ Run with /tmp/venv/bin/python (numpy, scikit-learn 1.9.1, onnxruntime 1.32):
     python scripts/make_eval_npy_fixtures.py
 - digits_x.npy / digits_y.npy: the rows of Examples/data/digits_test.csv as written by numpy (features float32
   [360, 64], parsed as float64 and cast as `onyx eval` does; labels int64 [360]).
+- digits50.npz / digits50_compressed.npz: the first 50 rows as np.savez(x=..., y=...) and np.savez_compressed.
 - digits_cnn.json: onnxruntime's predictions of Examples/models/digits_cnn/1/model.onnx on those rows reshaped to
   [360, 1, 8, 8], and scikit-learn's metrics of them (same keys as digits_mlp.json).
 """
@@ -31,6 +32,8 @@ def read_csv(path, label):
 X, y = read_csv(os.path.join(root, "Examples", "data", "digits_test.csv"), "label")
 np.save(os.path.join(out, "digits_x.npy"), X)
 np.save(os.path.join(out, "digits_y.npy"), y)
+np.savez(os.path.join(out, "digits50.npz"), x=X[:50], y=y[:50])
+np.savez_compressed(os.path.join(out, "digits50_compressed.npz"), x=X[:50], y=y[:50])
 
 from sklearn import metrics  # noqa: E402
 
@@ -56,4 +59,4 @@ for avg in ["micro", "macro", "weighted"]:
     m[f"recall.{avg}"] = metrics.recall_score(y, label, average=avg)
 with open(os.path.join(out, "digits_cnn.json"), "w") as f:
     json.dump({"rows": len(y), "predicted": [int(v) for v in label], "metrics": {k: float(v) for k, v in m.items()}}, f, indent=1)
-print("wrote digits_x.npy, digits_y.npy, digits_cnn.json to", out)
+print("wrote digits_x.npy, digits_y.npy, digits50.npz, digits50_compressed.npz, digits_cnn.json to", out)

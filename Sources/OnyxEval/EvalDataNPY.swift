@@ -12,30 +12,36 @@ extension EvalData {
     /// targets.
     public static func npy(path: String, labels labelsPath: String) throws -> EvalData {
         if let fast = try float32Features(path) {
-            return try npy(path: path, shape: fast.shape, features: fast.values, labels: labelsPath)
+            return try build(path: path, shape: fast.shape, features: fast.values, y: try readNPY(labelsPath),
+                             labelsPath: labelsPath, labelName: (labelsPath as NSString).lastPathComponent)
         }
         let x = try readNPY(path)
+        return try build(path: path, shape: x.shape, features: try featureValues(x, path: path), y: try readNPY(labelsPath),
+                         labelsPath: labelsPath, labelName: (labelsPath as NSString).lastPathComponent)
+    }
+
+    /// Features and labels already decoded (the members of an .npz archive at `path`).
+    static func arrays(_ x: Tensor, _ y: Tensor, path: String, labelName: String) throws -> EvalData {
+        try build(path: path, shape: x.shape, features: try featureValues(x, path: path), y: y,
+                  labelsPath: "\(path) array '\(labelName)'", labelName: labelName)
+    }
+
+    /// A feature array's values as Float (float64 rounded like numpy's astype(np.float32)).
+    private static func featureValues(_ x: Tensor, path: String) throws -> [Float] {
         guard x.shape.count >= 2 else {
             throw EvalError("\(path): features must be an array [rows, features] or [rows, …]; got shape \(x.shape)")
         }
         guard x.dtype != .string, x.dtype != .bool else {
             throw EvalError("\(path): features must be numbers (float32 or float64), got \(x.dtype)")
         }
-        // Other types: features as Float (float64 rounded like numpy's astype(np.float32)).
-        let features: [Float]
-        if x.dtype == .float32 {
-            features = try x.withBuffer(of: Float.self) { Array($0) }
-        } else if x.dtype == .float64 {
-            features = try x.withBuffer(of: Double.self) { b in b.map { Float($0) } }
-        } else {
-            features = (0..<x.count).map { Float(x.doubleValue(at: $0)) }
-        }
-        return try npy(path: path, shape: x.shape, features: features, labels: labelsPath)
+        if x.dtype == .float32 { return try x.withBuffer(of: Float.self) { Array($0) } }
+        if x.dtype == .float64 { return try x.withBuffer(of: Double.self) { b in b.map { Float($0) } } }
+        return (0..<x.count).map { Float(x.doubleValue(at: $0)) }
     }
 
-    /// The labels and the checks shared by both feature readers.
-    private static func npy(path: String, shape: [Int], features: [Float], labels labelsPath: String) throws -> EvalData {
-        let y = try readNPY(labelsPath)
+    /// The labels and the checks shared by every reader.
+    private static func build(path: String, shape: [Int], features: [Float], y: Tensor, labelsPath: String,
+                              labelName: String) throws -> EvalData {
         guard shape.count >= 2 else {
             throw EvalError("\(path): features must be an array [rows, features] or [rows, …]; got shape \(shape)")
         }
@@ -69,7 +75,7 @@ extension EvalData {
             parsed = y.int64Values().map { .int(Int($0)) }
         }
         let names = sample.count == 1 ? (0..<width).map { "x\($0)" } : []
-        return EvalData(source: path, featureNames: names, labelName: (labelsPath as NSString).lastPathComponent,
+        return EvalData(source: path, featureNames: names, labelName: labelName,
                         features: features, rawLabels: raw, labels: parsed, sampleShape: sample)
     }
 

@@ -53,6 +53,26 @@ private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
         expectMatches(e, try fixture("digits_mlp.json"))
     }
 
+    @Test func npzArchiveReadsLikeNPYFiles() throws {
+        let npz = try EvalData.npz(path: Fixtures.path("eval/digits50.npz"))
+        let npy = try EvalData.npy(path: Fixtures.path("eval/digits_x.npy"), labels: Fixtures.path("eval/digits_y.npy"))
+        #expect(npz.rows == 50 && npz.sampleShape == [64])
+        #expect(npz.features == Array(npy.features.prefix(50 * 64)))
+        #expect(npz.labels == Array(npy.labels.prefix(50)))
+        do {
+            _ = try EvalData.npz(path: Fixtures.path("eval/digits50_compressed.npz"))
+            Issue.record("no error for a compressed archive")
+        } catch { #expect("\(error)".contains("np.savez_compressed")) }
+        do {
+            _ = try EvalData.npz(path: Fixtures.path("eval/digits50.npz"), features: "pixels")
+            Issue.record("no error for a missing array")
+        } catch { #expect("\(error)".contains("no array 'pixels' (arrays: x, y)")) }
+        do {
+            _ = try EvalData.npz(path: Fixtures.path("eval/digits_y.npy"))
+            Issue.record("no error for a file that is not a zip archive")
+        } catch { #expect("\(error)".contains("not an .npz")) }
+    }
+
     @Test func cnnFromCSVRowsAndFromImageShapedNPY() throws {
         let fix = try fixture("digits_cnn.json")
         // CSV rows of 64 values fed as [N, 1, 8, 8] (the model's input shape).
