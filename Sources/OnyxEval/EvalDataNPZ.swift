@@ -28,7 +28,8 @@ extension EvalData {
         let n = bytes.count
         func u16(_ o: Int) -> Int { o + 2 <= n ? Int(bytes[o]) | Int(bytes[o + 1]) << 8 : -1 }
         func u32(_ o: Int) -> Int { o + 4 <= n ? u16(o) | u16(o + 2) << 16 : -1 }
-        func u64(_ o: Int) -> Int { o + 8 <= n ? u32(o) | u32(o + 4) << 32 : -1 }
+        // Values from the file are bounded before any arithmetic on them (offsets < n), so nothing can overflow.
+        func u64(_ o: Int) -> Int { o + 8 <= n && u32(o + 4) < 1 << 30 ? u32(o) | u32(o + 4) << 32 : -1 }
         let bad = EvalError("\(path): not an .npz (zip) archive")
         // End of central directory: signature 0x06054b50 within the last 65,557 bytes.
         var eocd = -1
@@ -66,7 +67,7 @@ extension EvalData {
             guard method == 0 else {
                 throw EvalError("\(path): member '\(name)' is compressed (np.savez_compressed); write the arrays with np.savez")
             }
-            guard size >= 0, local >= 0, u32(local) == 0x0403_4B50 else { throw bad }
+            guard size >= 0, local >= 0, local < n, u32(local) == 0x0403_4B50 else { throw bad }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
             guard u16(local + 26) >= 0, u16(local + 28) >= 0, start >= 0, start <= n, size <= n - start else { throw bad }
             out[name] = Data(bytes[start..<(start + size)])

@@ -67,6 +67,25 @@ private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
             _ = try EvalData.npz(path: Fixtures.path("eval/digits50.npz"), features: "pixels")
             Issue.record("no error for a missing array")
         } catch { #expect("\(error)".contains("no array 'pixels' (arrays: x, y)")) }
+        // Truncated or corrupted archives give errors, never a trap.
+        let whole = try Data(contentsOf: Fixtures.url("eval/digits50.npz"))
+        try withTempDir { dir in
+            let cut = dir.appendingPathComponent("cut.npz")
+            for length in stride(from: 0, to: whole.count, by: 397) {
+                try whole.prefix(length).write(to: cut)
+                #expect(throws: EvalError.self) { _ = try EvalData.npz(path: cut.path) }
+            }
+            var bytes = [UInt8](whole)
+            var g = SplitMix64(seed: 5)
+            for _ in 0..<200 {  // one byte of the central directory or a local header set to 0xFF
+                let i = whole.count - 1 - Int(g.next() % 200)
+                let saved = bytes[i]
+                bytes[i] = 0xFF
+                try Data(bytes).write(to: cut)
+                _ = try? EvalData.npz(path: cut.path)
+                bytes[i] = saved
+            }
+        }
         do {
             _ = try EvalData.npz(path: Fixtures.path("eval/digits_y.npy"))
             Issue.record("no error for a file that is not a zip archive")
