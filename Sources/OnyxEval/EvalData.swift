@@ -31,14 +31,17 @@ public struct EvalData: Sendable {
     /// Image folder: the files, decoded and transformed batch by batch while the model runs.
     public let images: ImageSource?
     /// The label column's text, one entry per row (whitespace-trimmed); image folders: the class folder name.
-    public let rawLabels: [String]
+    public var rawLabels: [String] { rawLabelText ?? labels.map(\.description) }
+    /// The label text when it is not simply each label's description (nil: `labels.map(\.description)`, made
+    /// only when asked for — .npy integer labels need no strings).
+    let rawLabelText: [String]?
     /// The labels as `parseLabels` reads them (all integers → `.int`, else `.string`); image folders: `.string`.
     public let labels: [Label]
     /// Shape of one row as fed to the model: [features] for CSV, e.g. [3, H, W] for images.
     public let sampleShape: [Int]
     /// Image folders: the classes (folder names in torchvision ImageFolder order); score column k is class k.
     public let classNames: [String]?
-    public var rows: Int { rawLabels.count }
+    public var rows: Int { labels.count }
     /// Values per row.
     public let width: Int
 
@@ -47,16 +50,19 @@ public struct EvalData: Sendable {
             throw EvalError("features hold \(features.count) values, expected \(rawLabels.count) rows × \(featureNames.count) columns")
         }
         self.source = source; self.featureNames = featureNames; self.labelName = labelName
-        self.features = features; self.rawLabels = rawLabels
+        self.features = features; rawLabelText = rawLabels
         labels = parseLabels(rawLabels)[0]
         images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
     }
 
-    /// CSV fast path: labels already parsed.
-    init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String], labels: [Label]) {
+    /// CSV fast path and .npy files: labels already parsed; `sampleShape` (default [features]) is one row's shape.
+    init(source: String, featureNames: [String], labelName: String, features: [Float], rawLabels: [String]?, labels: [Label],
+         sampleShape: [Int]? = nil) {
         self.source = source; self.featureNames = featureNames; self.labelName = labelName
-        self.features = features; self.rawLabels = rawLabels; self.labels = labels
-        images = nil; sampleShape = [featureNames.count]; classNames = nil; width = featureNames.count
+        self.features = features; rawLabelText = rawLabels; self.labels = labels
+        images = nil; classNames = nil
+        self.sampleShape = sampleShape ?? [featureNames.count]
+        width = self.sampleShape.reduce(1, *)
     }
 
     /// An image folder `DIR/<class>/…/*.png|jpg|…` (torchvision ImageFolder layout and class order), each image
@@ -69,8 +75,9 @@ public struct EvalData: Sendable {
         try transform.validate()
         source = folder.root; featureNames = []; labelName = "folder"; features = []
         images = ImageSource(files: folder.files.map(\.path), transform: transform)
-        rawLabels = folder.files.map { folder.classes[$0.classIndex] }
-        labels = rawLabels.map { .string($0) }
+        let names = folder.files.map { folder.classes[$0.classIndex] }
+        rawLabelText = names
+        labels = names.map { .string($0) }
         sampleShape = transform.sampleShape; classNames = folder.classes
         width = sampleShape.reduce(1, *)
     }

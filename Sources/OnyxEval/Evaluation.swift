@@ -15,7 +15,9 @@ public struct ModelEvaluation: Sendable {
     public let yTrue: [Label]
     public let yPred: [Label]
     /// Classification: n × K scores (probabilities when `scoresAreProbabilities`), or nil without a score output.
-    public let scores: [[Double]]?
+    public let scoreMatrix: ScoreMatrix?
+    /// `scoreMatrix` as row arrays.
+    public var scores: [[Double]]? { scoreMatrix?.rowArrays }
     public let scoresAreProbabilities: Bool
     /// Regression: targets and predictions.
     public let targets: [Double]
@@ -69,7 +71,7 @@ public enum Evaluator {
                 let t2 = Date()
                 let report = try MetricsReport.regression(yTrue: yt, yPred: s)
                 return ModelEvaluation(modelPath: runner.path, task: .regression, outputs: runner.outputDescription,
-                                       classes: [], yTrue: [], yPred: [], scores: nil, scoresAreProbabilities: false,
+                                       classes: [], yTrue: [], yPred: [], scoreMatrix: nil, scoresAreProbabilities: false,
                                        targets: yt, predictions: s, report: report,
                                        inferenceSeconds: t1.timeIntervalSince(t0), metricsSeconds: Date().timeIntervalSince(t2),
                                        warnings: warnings)
@@ -83,45 +85,54 @@ public enum Evaluator {
                 classes = [.int(0), .int(1)]
             }
             let p = options.scoresKind == .logits ? s.map { 1 / (1 + exp(-$0)) } : s
-            let scores = p.map { [1 - $0, $0] }
+            var two = [Double](repeating: 0, count: 2 * p.count)
+            for (r, v) in p.enumerated() { two[2 * r] = 1 - v; two[2 * r + 1] = v }
+            let scores = try ScoreMatrix(rows: p.count, columns: 2, values: two)
             let yPred = p.map { $0 > 0.5 ? classes[1] : classes[0] }
             warnings.append("one score column read as the probability of class \(classes[1])")
             return try finish(runner, data, classes: classes, yTrue: trueLabels, yPred: yPred, scores: scores,
                               probabilities: true, t0: t0, t1: t1, warnings: warnings, options: options)
         }
 
-        var scores: [[Double]]? = nil
+        var scores: ScoreMatrix? = nil
         var probabilities = false
         var classes: [Label] = []
         if let s = raw.scores {
             let k = raw.columns
-            var rowsK = (0..<n).map { r in Array(s[(r * k)..<((r + 1) * k)]) }
+            guard k >= 1, s.count == n * k else {
+                throw EvalError("score output '\(runner.plan.scores ?? "")' gave \(s.count) values for \(n) rows")
+            }
+            var m = try ScoreMatrix(rows: n, columns: k, values: s)
             // Classes of the score columns.
-            classes = try resolveClasses(raw, rowsK, runner: runner, dataLabels: trueLabels, classNames: data.classNames,
+            classes = try resolveClasses(raw, m, runner: runner, dataLabels: trueLabels, classNames: data.classNames,
                                          warnings: &warnings)
-            let sumsToOne = rowsK.allSatisfy { row in row.allSatisfy { $0 >= 0 && $0 <= 1 } && abs(row.reduce(0, +) - 1) <= 1e-3 }
+            // A row is a distribution when every value is in [0, 1] and the sum (left to right) is 1 ± 1e-3.
+            func isDistribution(_ row: ArraySlice<Double>) -> Bool {
+                row.allSatisfy { $0 >= 0 && $0 <= 1 } && abs(row.reduce(0, +) - 1) <= 1e-3
+            }
+            let firstNonDistribution = (0..<n).first { !isDistribution(m.row($0)) }
             switch options.scoresKind {
             case .probabilities?:
-                if let bad = rowsK.firstIndex(where: { row in !(row.allSatisfy { $0 >= 0 && $0 <= 1 } && abs(row.reduce(0, +) - 1) <= 1e-3) }) {
-                    let row = rowsK[bad]
+                if let bad = firstNonDistribution {
+                    let row = m.row(bad)
                     throw EvalError("--scores-kind probabilities: row \(bad + 1) of output '\(runner.plan.scores ?? "")' is not a probability distribution (sum \(row.reduce(0, +)), min \(row.min() ?? 0), max \(row.max() ?? 0)); use --scores-kind logits for unnormalised scores")
                 }
                 probabilities = true
             case .logits?:
-                rowsK = rowsK.map(softmax)
+                m = try softmaxRows(m)
                 probabilities = true
             case nil:
-                if sumsToOne {
+                if firstNonDistribution == nil {
                     probabilities = true
                 } else if raw.labels != nil {
                     warnings.append("scores of output '\(runner.plan.scores ?? "")' do not sum to 1; used as raw scores (ROC/PR only; log loss and calibration need probabilities: pass --scores-kind logits to apply softmax)")
                 } else {
-                    rowsK = rowsK.map(softmax)
+                    m = try softmaxRows(m)
                     probabilities = true
                     warnings.append("scores of output '\(runner.plan.scores ?? "")' do not sum to 1; read as logits (softmax applied)")
                 }
             }
-            scores = rowsK
+            scores = m
         }
 
         let yPred: [Label]
@@ -130,7 +141,10 @@ public enum Evaluator {
             yPred = l
             if classes.isEmpty { classes = try uniqueSorted(trueLabels + l) }
         } else if let sc = scores {
-            yPred = sc.map { row in classes[argmax(row)] }
+            guard classes.count == sc.columns else {
+                throw EvalError("\(sc.columns) score columns but \(classes.count) classes")
+            }
+            yPred = (0..<n).map { classes[argmax(sc.row($0))] }
         } else {
             throw EvalError("the model gave neither labels nor scores")
         }
@@ -139,7 +153,7 @@ public enum Evaluator {
     }
 
     static func finish(_ runner: ModelRunner, _ data: EvalData, classes: [Label], yTrue rawTrue: [Label], yPred rawPred: [Label],
-                       scores: [[Double]]?, probabilities: Bool, t0: Date, t1: Date, warnings: [String],
+                       scores: ScoreMatrix?, probabilities: Bool, t0: Date, t1: Date, warnings: [String],
                        options: EvalOptions) throws -> ModelEvaluation {
         // Label types: the data's labels parse as integers when they all can; a model with string classes is
         // compared by text.
@@ -165,7 +179,7 @@ public enum Evaluator {
         let report = try MetricsReport.classification(yTrue: yTrue, yPred: yPred, scores: scores, classes: classes, posLabel: pos)
         EvalTiming.report("metrics", since: t2)
         return ModelEvaluation(modelPath: runner.path, task: .classification, outputs: runner.outputDescription,
-                               classes: classes, yTrue: yTrue, yPred: yPred, scores: scores,
+                               classes: classes, yTrue: yTrue, yPred: yPred, scoreMatrix: scores,
                                scoresAreProbabilities: probabilities, targets: [], predictions: [], report: report,
                                inferenceSeconds: t1.timeIntervalSince(t0), metricsSeconds: Date().timeIntervalSince(t2),
                                warnings: warnings)
@@ -175,7 +189,7 @@ public enum Evaluator {
     /// attribute with one label per column; an image folder's classes (sorted folder names); the label output matched against the argmax column (when that maps
     /// every column); the sorted labels of the data (and the label output) when there is one per column; else
     /// the column indices 0..<K (with a warning).
-    static func resolveClasses(_ raw: RawOutputs, _ rows: [[Double]], runner: ModelRunner, dataLabels: [Label],
+    static func resolveClasses(_ raw: RawOutputs, _ rows: ScoreMatrix, runner: ModelRunner, dataLabels: [Label],
                                classNames: [String]? = nil, warnings: inout [String]) throws -> [Label] {
         let k = raw.columns
         if let keys = raw.mapKeys, keys.count == k { return keys }
@@ -194,9 +208,9 @@ public enum Evaluator {
         }
         var learned = [Label?](repeating: nil, count: k)
         var consistent = true
-        if let l = raw.labels, l.count == rows.count {
-            for (r, row) in rows.enumerated() {
-                let c = argmax(row)
+        if let l = raw.labels, l.count == rows.rows {
+            for r in 0..<rows.rows {
+                let c = argmax(rows.row(r))
                 if let prev = learned[c], prev != l[r] { consistent = false; break }
                 learned[c] = l[r]
             }
@@ -221,11 +235,19 @@ public enum Evaluator {
     }
 }
 
-/// Index of the largest value, the first one on ties (numpy's argmax).
-func argmax(_ row: [Double]) -> Int {
-    var best = 0
+/// Index of the largest value, the first one on ties (numpy's argmax); 0-based for slices too.
+func argmax<C: RandomAccessCollection>(_ row: C) -> Int where C.Element == Double, C.Index == Int {
+    guard var best = row.indices.first else { return 0 }
     for i in row.indices where row[i] > row[best] { best = i }
-    return best
+    return best - row.startIndex
+}
+
+/// Softmax of every row of a score matrix (`softmax` per row).
+func softmaxRows(_ m: ScoreMatrix) throws -> ScoreMatrix {
+    var v = [Double]()
+    v.reserveCapacity(m.values.count)
+    for r in 0..<m.rows { v.append(contentsOf: softmax(Array(m.row(r)))) }
+    return try ScoreMatrix(rows: m.rows, columns: m.columns, values: v)
 }
 
 /// Softmax of one row (max-subtracted, in Double).

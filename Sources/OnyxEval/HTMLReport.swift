@@ -27,14 +27,13 @@ public func calibrationCurve(_ positive: [Bool], _ prob: [Double], bins: Int = 1
 /// Inputs of the reliability plot: binary → the positive class's probability and whether the row is positive;
 /// multiclass → the probability of the predicted class (top-label confidence) and whether the prediction is right.
 public func reliabilityInputs(_ e: ModelEvaluation) -> (positive: [Bool], prob: [Double], what: String)? {
-    guard e.task == .classification, e.scoresAreProbabilities, let s = e.scores, !s.isEmpty else { return nil }
-    if e.classes.count == 2 {
+    guard e.task == .classification, e.scoresAreProbabilities, let s = e.scoreMatrix, s.rows > 0 else { return nil }
+    if e.classes.count == 2 && s.columns == 2 {
         let pos = e.classes[1]
-        let col = 1
-        return (e.yTrue.map { $0 == pos }, s.map { min(1, max(0, $0[col])) }, "P(class \(pos))")
+        return (e.yTrue.map { $0 == pos }, s.column(1).map { min(1, max(0, $0)) }, "P(class \(pos))")
     }
     let index = Dictionary(e.classes.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-    let conf = zip(e.yPred, s).map { p, row in index[p].map { min(1, max(0, row[$0])) } ?? 0 }
+    let conf = e.yPred.enumerated().map { r, p in index[p].flatMap { $0 < s.columns ? min(1, max(0, s.values[r * s.columns + $0])) : nil } ?? 0 }
     return (zip(e.yTrue, e.yPred).map { $0 == $1 }, conf, "confidence of the predicted class")
 }
 
@@ -180,12 +179,13 @@ public enum HTMLReport {
     /// class only).
     static func curves(_ e: ModelEvaluation) -> ClassCurves {
         var c = ClassCurves()
-        guard let s = e.scores else { return c }
+        guard let s = e.scoreMatrix else { return c }
         let per = try? precisionRecallFScoreSupport(e.yTrue, e.yPred, labels: e.classes)
         let picked: [Int] = e.classes.count == 2 ? [1] : Array(e.classes.indices)
         for j in picked {
             let cls = e.classes[j]
-            let col = s.map { $0[j] }
+            guard j < s.columns else { continue }
+            let col = s.column(j)
             let positives = e.yTrue.filter { $0 == cls }.count
             var aucValue = Double.nan, ap = Double.nan
             if positives > 0 && positives < e.yTrue.count {

@@ -131,6 +131,9 @@ public final class ModelRunner: Sendable {
     /// Runs every row of `data`; `progress(done, total)` is called (from worker threads) after each batch.
     func run(_ data: EvalData, options: EvalOptions, progress: (@Sendable (Int, Int) -> Void)?) throws -> RawOutputs {
         let width = data.width
+        // The shape one row is fed as: the data's own (images, .npy arrays), or the model's when its input has
+        // more than two dimensions whose product is the row width (e.g. 64 CSV columns fed to a CNN as [1, 8, 8]).
+        var sample = data.sampleShape
         if let shape = inputShape {
             let shown = "[\(shape.map(\.description).joined(separator: ", "))]"
             if data.images != nil {
@@ -139,8 +142,18 @@ public final class ModelRunner: Sendable {
                 if !fits {
                     throw EvalError("the model's input '\(inputName)' is \(shown); the images are preprocessed to [N, \(data.sampleShape.map(String.init).joined(separator: ", "))] (set --size/--crop/--layout to match)")
                 }
-            } else if shape.count != 2 {
-                throw EvalError("the model's input '\(inputName)' is \(shown); a CSV file gives [rows, features]")
+            } else if shape.count != 2 || sample.count != 1 {
+                let fitsData = shape.count == 1 + sample.count
+                    && zip(shape.dropFirst(), sample).allSatisfy { $0.0.value == nil || $0.0.value == $0.1 }
+                let dims = shape.dropFirst().compactMap(\.value)
+                if fitsData {
+                    // fed as is
+                } else if dims.count == shape.count - 1, dims.allSatisfy({ $0 > 0 }),
+                          dims.reduce(Optional(1), { p, d in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: d); return o ? nil : r } }) == width {
+                    sample = dims
+                } else {
+                    throw EvalError("the model's input '\(inputName)' is \(shown); the data gives rows of shape [\(sample.map(String.init).joined(separator: ", "))] (\(width) values), which fit neither that shape nor its size")
+                }
             } else if let w = shape.last?.value, w != width {
                 throw EvalError("the model expects \(w) features per row (input '\(inputName)' \(shown)), the data has \(width) (\(data.featureNames.prefix(5).joined(separator: ", "))\(width > 5 ? ", …" : ""))")
             }
@@ -152,11 +165,12 @@ public final class ModelRunner: Sendable {
         let batches = (rows + batch - 1) / batch
         let state = RunState(batches: batches)
         let workers = max(1, min(options.workers, batches))
+        let rowShape = sample
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let b = state.next() {
                 let lo = b * batch, hi = min(rows, lo + batch)
                 do {
-                    let out = try self.runBatch(data, lo: lo, hi: hi, width: width, padTo: padTo)
+                    let out = try self.runBatch(data, lo: lo, hi: hi, width: width, rowShape: rowShape, padTo: padTo)
                     state.store(b, out, rows: hi - lo, total: rows, progress: progress)
                 } catch {
                     state.fail(EvalError("rows \(lo + 1)–\(hi): \(error)"))
@@ -166,7 +180,7 @@ public final class ModelRunner: Sendable {
         return try state.gather()
     }
 
-    private func runBatch(_ data: EvalData, lo: Int, hi: Int, width: Int, padTo: Int?) throws -> BatchOutputs {
+    private func runBatch(_ data: EvalData, lo: Int, hi: Int, width: Int, rowShape: [Int], padTo: Int?) throws -> BatchOutputs {
         let n = hi - lo
         let fed = max(n, padTo ?? n)
         let features = data.features
@@ -187,10 +201,10 @@ public final class ModelRunner: Sendable {
         } else if inputType == .float64 {
             var v = [Double](repeating: 0, count: fed * width)
             for i in 0..<(n * width) { v[i] = Double(features[lo * width + i]) }
-            x = try Tensor(shape: [fed, width], values: v)
+            x = try Tensor(shape: [fed] + rowShape, values: v)
         } else {
             // Copied once, straight into the input tensor's storage (zero rows pad a fixed batch size).
-            let t = Tensor.uninitialized(.float32, shape: [fed, width])
+            let t = Tensor.uninitialized(.float32, shape: [fed] + rowShape)
             let dst = t.mutablePointer(Float.self)
             features.withUnsafeBufferPointer { src in
                 if let s = src.baseAddress { dst.update(from: s + lo * width, count: n * width) }

@@ -40,10 +40,11 @@ public func confusionMatrix<L: Hashable & Comparable>(_ yTrue: [L], _ yPred: [L]
     let present = try uniqueLabels(yTrue, yPred)
     let labels = labels ?? present
     if labels.isEmpty { throw MetricsError("'labels' should contain at least one label.") }
-    if !Set(yTrue).contains(where: Set(labels).contains) {
+    let t = encode(yTrue, labels), p = encode(yPred, labels)
+    // Some true label is one of `labels` exactly when some encoded true label is not -1.
+    if !t.contains(where: { $0 >= 0 }) {
         throw MetricsError("At least one label specified must be in y_true")
     }
-    let t = encode(yTrue, labels), p = encode(yPred, labels)
     var cm = [[Int]](repeating: [Int](repeating: 0, count: labels.count), count: labels.count)
     for (i, j) in zip(t, p) where i >= 0 && j >= 0 { cm[i][j] += 1 }
     return cm
@@ -77,7 +78,11 @@ public func confusionMatrix<L: Hashable & Comparable>(
 /// Mean of the per-class recalls over the classes present in `yTrue` (`balanced_accuracy_score`, not adjusted).
 /// Classes that appear only in `yPred` are left out, as scikit-learn does (with a warning).
 public func balancedAccuracyScore<L: Hashable & Comparable>(_ yTrue: [L], _ yPred: [L]) throws -> Double {
-    let cm = try confusionMatrix(yTrue, yPred)
+    balancedAccuracy(try confusionMatrix(yTrue, yPred))
+}
+
+/// `balancedAccuracyScore` from the confusion matrix over the sorted union of labels.
+func balancedAccuracy(_ cm: [[Int]]) -> Double {
     var perClass = [Double]()
     for i in cm.indices {
         let v = Double(cm[i][i]) / Double(cm[i].reduce(0, +))
@@ -136,7 +141,12 @@ public func precisionRecallFScore<L: Hashable & Comparable & Sendable>(
         }
         labels = [pos]
     }
-    let c = classCounts(yTrue, yPred, labels)
+    return prfAverage(classCounts(yTrue, yPred, labels), beta: beta, average: average, zeroDivision: zeroDivision)
+}
+
+/// The averaged scores of `precisionRecallFScore` from the counts of its labels (one label for `.binary`).
+func prfAverage<L>(_ c: ClassCounts, beta: Double, average: Average<L>, zeroDivision: ZeroDivision)
+    -> (precision: Double, recall: Double, fScore: Double) {
     var tp = c.tp.map(Double.init), pred = c.pred.map(Double.init), truth = c.truth.map(Double.init)
     if case .micro = average {
         tp = [tp.reduce(0, +)]; pred = [pred.reduce(0, +)]; truth = [truth.reduce(0, +)]
@@ -178,7 +188,11 @@ public func fbetaScore<L: Hashable & Comparable & Sendable>(
 /// Matthews correlation coefficient (`matthews_corrcoef`), multiclass form (Gorodkin's R_K) computed from the
 /// confusion matrix in float64. Returns 0 when the denominator is 0 (e.g. constant truth or constant prediction).
 public func matthewsCorrcoef<L: Hashable & Comparable>(_ yTrue: [L], _ yPred: [L]) throws -> Double {
-    let cm = try confusionMatrix(yTrue, yPred)
+    matthews(try confusionMatrix(yTrue, yPred))
+}
+
+/// `matthewsCorrcoef` from the confusion matrix over the sorted union of labels.
+func matthews(_ cm: [[Int]]) -> Double {
     let k = cm.count
     let t = cm.map { Double($0.reduce(0, +)) }
     let p = (0..<k).map { j in Double(cm.reduce(0) { $0 + $1[j] }) }
@@ -199,7 +213,11 @@ public enum KappaWeights: Sendable { case none, linear, quadratic }
 /// |i−j| (`.linear`) or (i−j)² (`.quadratic`). Undefined cases (a zero denominator) return NaN, scikit-learn's
 /// default `replace_undefined_by`.
 public func cohenKappaScore<L: Hashable & Comparable>(_ y1: [L], _ y2: [L], weights: KappaWeights = .none) throws -> Double {
-    let cm = try confusionMatrix(y1, y2)
+    kappa(try confusionMatrix(y1, y2), weights: weights)
+}
+
+/// `cohenKappaScore` from the confusion matrix over the sorted union of labels.
+func kappa(_ cm: [[Int]], weights: KappaWeights) -> Double {
     let k = cm.count
     let sum0 = (0..<k).map { j in Double(cm.reduce(0) { $0 + $1[j] }) }
     let sum1 = cm.map { Double($0.reduce(0, +)) }
@@ -225,7 +243,18 @@ public func cohenKappaScore<L: Hashable & Comparable>(_ y1: [L], _ y2: [L], weig
 
 // MARK: - helpers
 
-struct ClassCounts { var tp: [Int]; var pred: [Int]; var truth: [Int] }
+struct ClassCounts {
+    var tp: [Int]; var pred: [Int]; var truth: [Int]
+    init(tp: [Int], pred: [Int], truth: [Int]) { self.tp = tp; self.pred = pred; self.truth = truth }
+
+    /// The counts of the classes at `indices` (nil: a class absent from the matrix, counted 0) read from a
+    /// confusion matrix: true positives on the diagonal, predictions in the column, truths in the row.
+    init(_ cm: [[Int]], _ indices: [Int?]) {
+        tp = indices.map { i in i.map { cm[$0][$0] } ?? 0 }
+        pred = indices.map { i in i.map { j in cm.reduce(0) { $0 + $1[j] } } ?? 0 }
+        truth = indices.map { i in i.map { cm[$0].reduce(0, +) } ?? 0 }
+    }
+}
 
 func classCounts<L: Hashable>(_ yTrue: [L], _ yPred: [L], _ labels: [L]) -> ClassCounts {
     var index = [L: Int]()

@@ -117,23 +117,78 @@ func binaryRocAuc(_ positive: [Bool], _ score: [Double]) throws -> Double {
 func auc(_ c: ROCCurve) throws -> Double { try auc(c.fpr, c.tpr) }
 
 /// ROC AUC from counts along a shared order; NaN unless both classes occur (as `binaryRocAuc`).
-func rocAucFromCounts(_ fps: [Double], _ tps: [Double], _ th: [Double]) throws -> Double {
+///
+/// Exactly `auc(rocFromCounts(fps, tps, th, dropIntermediate: true))` without building the curve: the same points
+/// are kept (the first, the last, and those where either count's second difference is non-zero), the rates are the
+/// same quotients, each trapezoid term is the same `(x₁ − x₀) · (y₁ + y₀) / 2` from the prepended (0, 0) on, and
+/// the terms are summed by the same pairwise sum. (The false positive rate never decreases, so `auc`'s direction
+/// is +1 and it cannot throw.)
+func rocAucFromCounts(_ fps: [Double], _ tps: [Double]) -> Double {
     guard let nf = fps.last, let nt = tps.last, nf > 0, nt > 0 else { return .nan }
-    return try auc(rocFromCounts(fps, tps, th, dropIntermediate: true))
+    let n = fps.count
+    var terms = [Double]()
+    terms.reserveCapacity(n)
+    var px = 0.0, py = 0.0
+    fps.withUnsafeBufferPointer { f in
+        tps.withUnsafeBufferPointer { t in
+            @inline(__always) func add(_ i: Int) {
+                let x = f[i] / nf, y = t[i] / nt
+                let dx: Double = x - px
+                let s: Double = y + py
+                terms.append(dx * s / 2.0)
+                px = x; py = y
+            }
+            if n > 2 {
+                add(0)
+                for i in 1..<(n - 1) {
+                    let d2f = (f[i + 1] - f[i]) - (f[i] - f[i - 1])
+                    let d2t = (t[i + 1] - t[i]) - (t[i] - t[i - 1])
+                    if d2f != 0 || d2t != 0 { add(i) }
+                }
+                add(n - 1)
+            } else {
+                for i in 0..<n { add(i) }
+            }
+        }
+    }
+    return numpySum(terms)
+}
+
+/// Average precision from counts along a shared order: exactly `averagePrecision(prFromCounts(fps, tps, th))`
+/// (the same precision and recall quotients, the terms in the same order, the same pairwise sum) without building
+/// the reversed curve.
+func averagePrecisionFromCounts(_ fps: [Double], _ tps: [Double]) -> Double {
+    let m = tps.count
+    guard m > 0 else { return 0 }
+    let p = tps[m - 1]
+    var terms = [Double]()
+    terms.reserveCapacity(m)
+    fps.withUnsafeBufferPointer { f in
+        tps.withUnsafeBufferPointer { t in
+            @inline(__always) func precision(_ i: Int) -> Double { t[i] + f[i] != 0 ? t[i] / (t[i] + f[i]) : 0 }
+            @inline(__always) func recall(_ i: Int) -> Double { p == 0 ? 1 : t[i] / p }
+            // Reversed curve: point j is count m − 1 − j, then (recall 0, precision 1).
+            for j in 0..<m {
+                let i = m - 1 - j
+                let next = j + 1 < m ? recall(i - 1) : 0
+                let d: Double = next - recall(i)
+                terms.append(d * precision(i))
+            }
+        }
+    }
+    return max(0, -numpySum(terms))
 }
 
 /// One-vs-rest ROC AUC of class `c` along the shared order of its score column.
 func ovrRocAuc(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let y = p.y
-    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
-    return try rocAucFromCounts(fps, tps, th)
+    let (fps, tps) = p.ovrCounts[c]
+    return rocAucFromCounts(fps, tps)
 }
 
 /// One-vs-rest average precision of class `c` along the shared order of its score column.
 func ovrAveragePrecision(_ p: MulticlassScores, _ c: Int) throws -> Double {
-    let y = p.y
-    let (fps, tps, th) = countsAlong(p.columns.orders[c], p.columns.columns[c]) { y[$0] == c }
-    return averagePrecision(prFromCounts(fps, tps, th))
+    let (fps, tps) = p.ovrCounts[c]
+    return averagePrecisionFromCounts(fps, tps)
 }
 
 /// Binary ROC AUC (`roc_auc_score` with 1-D scores): `yScore` scores the greater of the two labels (as
@@ -163,6 +218,18 @@ func multiclassSetup<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double]
         throw MetricsError("Number of classes in y_true (\(classes.count)) not equal to the number of columns in 'y_score' (\(k))")
     }
     if yScore.contains(where: { $0.contains { !$0.isFinite } }) { throw MetricsError("Input y_score contains NaN or infinity.") }
+    return (classes, encode(yTrue, classes))
+}
+
+/// `multiclassSetup` on a score matrix (same checks in the same order).
+func multiclassSetup<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix) throws -> (classes: [L], y: [Int]) {
+    try checkPair(yTrue.count, yScore.rows, "y_true and y_score")
+    let classes = try uniqueLabels(yTrue)
+    let k = yScore.columns
+    if classes.count != k {
+        throw MetricsError("Number of classes in y_true (\(classes.count)) not equal to the number of columns in 'y_score' (\(k))")
+    }
+    if yScore.values.contains(where: { !$0.isFinite }) { throw MetricsError("Input y_score contains NaN or infinity.") }
     return (classes, encode(yTrue, classes))
 }
 
@@ -200,10 +267,14 @@ public func rocAucOvR<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double
 
 /// `rocAucOvR` (macro or weighted) on a prepared problem: one sort per column, classes in parallel.
 func rocAucOvR(_ p: MulticlassScores, average: MulticlassAverage) throws -> Double {
+    averageScores(try ovrRocAucs(p), p.y, p.k, average)
+}
+
+/// The one-vs-rest ROC AUC of each class (classes in parallel), after the probability check.
+func ovrRocAucs(_ p: MulticlassScores) throws -> [Double] {
     try p.checkProbabilities()
-    let k = p.k
-    let per = parallelMap(k) { c in Result { try ovrRocAuc(p, c) } }
-    return averageScores(try per.map { try $0.get() }, p.y, k, average)
+    let per = parallelMap(p.k) { c in Result { try ovrRocAuc(p, c) } }
+    return try per.map { try $0.get() }
 }
 
 /// Multiclass ROC AUC, one-vs-one, macro average (`roc_auc_score(multi_class="ovo")`): Hand & Till's measure as
@@ -214,26 +285,59 @@ public func rocAucOvO<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: [[Double
 }
 
 /// `rocAucOvO` on a prepared problem. The samples of classes a and b, in the shared descending order of
-/// column a, are exactly the order a sort of that subset gives (ties keep sample order), so each pair filters
-/// the cached order instead of sorting; pairs run in parallel.
+/// column a, are exactly the order a sort of that subset gives (ties keep sample order). So for each column c
+/// (columns in parallel) the positions of each class's samples in c's order are listed once, and the side "c vs b"
+/// of every pair merges the lists of c and b (n_c + n_b steps) instead of filtering all n samples; the counts,
+/// the curve and the trapezoids are then exactly those of the filtered order.
 func rocAucOvO(_ p: MulticlassScores) throws -> Double {
     try p.checkProbabilities()
-    let k = p.k, y = p.y
-    var pairList = [(Int, Int)]()
-    for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairList.append((a, b)) } }
-    let list = pairList
-    let per = parallelMap(list.count) { j in
-        Result { () throws -> Double in
-            let (a, b) = list[j]
-            func side(_ c: Int) throws -> Double {
-                let sub = p.columns.orders[c].filter { y[$0] == a || y[$0] == b }
-                let (fps, tps, th) = countsAlong(sub, p.columns.columns[c]) { y[$0] == c }
-                return try rocAucFromCounts(fps, tps, th)
-            }
-            return (try side(a) + side(b)) / 2
-        }
+    let k = p.k
+    // side[c][b]: AUC of class c against class b on the samples of c and b, scored by column c.
+    let side = parallelMap(k) { c in Result { try ovoSides(p.sorted[c], p.classes[c], k: k, c: c) } }
+    let sides = try side.map { try $0.get() }
+    var pairs = [Double]()
+    for a in 0..<k { for b in (a + 1)..<max(a + 1, k) { pairs.append((sides[a][b] + sides[b][a]) / 2) } }
+    return numpyMean(pairs)
+}
+
+/// For column c: the one-vs-one AUC of c against each other class b (entry b; entry c unused).
+private func ovoSides(_ sorted: [Double], _ cls: [Int32], k: Int, c: Int) throws -> [Double] {
+    // Positions (in c's descending order) of each class's samples, grouped by class, ascending within a class.
+    var start = [Int](repeating: 0, count: k + 1)
+    for t in cls where t >= 0 && Int(t) < k { start[Int(t) + 1] += 1 }
+    for t in 0..<k { start[t + 1] += start[t] }
+    var fill = start
+    var grouped = [Int](repeating: 0, count: start[k])
+    for (pos, t) in cls.enumerated() where t >= 0 && Int(t) < k {
+        grouped[fill[Int(t)]] = pos; fill[Int(t)] += 1
     }
-    return numpyMean(try per.map { try $0.get() })
+    var out = [Double](repeating: .nan, count: k)
+    var fps = [Double](), tps = [Double]()
+    for b in 0..<k where b != c {
+        fps.removeAll(keepingCapacity: true); tps.removeAll(keepingCapacity: true)
+        grouped.withUnsafeBufferPointer { g in
+            sorted.withUnsafeBufferPointer { s in
+                // Merge c's positions (positives) with b's (negatives); counts as `countsAlong` on the merged order.
+                var i = start[c], j = start[b]
+                let iEnd = start[c + 1], jEnd = start[b + 1]
+                let total = (iEnd - i) + (jEnd - j)
+                var cum = 0.0
+                for m in 0..<total {
+                    let fromC = j == jEnd || (i < iEnd && g[i] < g[j])
+                    let pos = fromC ? g[i] : g[j]
+                    if fromC { cum += 1; i += 1 } else { j += 1 }
+                    let last = m == total - 1
+                    let next = last ? pos : (j == jEnd || (i < iEnd && g[i] < g[j]) ? g[i] : g[j])
+                    if last || s[next] != s[pos] {
+                        tps.append(cum)
+                        fps.append(1 + Double(m) - cum)
+                    }
+                }
+            }
+        }
+        out[b] = rocAucFromCounts(fps, tps)
+    }
+    return out
 }
 
 func checkProbabilities(_ yScore: [[Double]]) throws {
@@ -242,6 +346,20 @@ func checkProbabilities(_ yScore: [[Double]]) throws {
         if !(abs(1 - s) <= 1e-8 + 1e-5 * abs(s)) {
             throw MetricsError("Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes")
         }
+    }
+}
+
+/// `checkProbabilities` on a score matrix (the same row sums).
+func checkProbabilities(_ yScore: ScoreMatrix) throws {
+    let k = yScore.columns
+    let ok = yScore.values.withUnsafeBufferPointer { v in
+        (0..<yScore.rows).allSatisfy { r in
+            let s = numpyPairwiseSum(v.baseAddress.map { $0 + r * k }, k)
+            return abs(1 - s) <= 1e-8 + 1e-5 * abs(s)
+        }
+    }
+    if !ok {
+        throw MetricsError("Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes")
     }
 }
 

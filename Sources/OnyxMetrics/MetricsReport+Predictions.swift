@@ -17,6 +17,21 @@ extension MetricsReport {
                 throw MetricsError("score rows must have \(classes.count) columns (one per class)")
             }
         }
+        return try classification(yTrue: yTrue, yPred: yPred, scores: try scores.map { try ScoreMatrix($0) }, classes: classes,
+                                  posLabel: posLabel)
+    }
+
+    /// A classification report from an n × K score matrix (K = `classes.count`), or nil for label-only metrics;
+    /// otherwise as `classification(yTrue:yPred:scores:classes:posLabel:)` with row arrays.
+    public static func classification(yTrue: [Label], yPred: [Label], scores: ScoreMatrix?, classes: [Label],
+                                      posLabel: Label? = nil) throws -> MetricsReport {
+        try checkPair(yTrue.count, yPred.count)
+        if let scores {
+            try checkPair(yTrue.count, scores.rows, "y_true and y_score")
+            if scores.columns != classes.count {
+                throw MetricsError("score rows must have \(classes.count) columns (one per class)")
+            }
+        }
         let union = try uniqueLabels(yTrue, yPred)
         if union.count > 2 || classes.count > 2 { return try multiclass(yTrue, yPred, scores) }
         let cls = classes.count == 2 ? classes : union

@@ -77,7 +77,7 @@ public struct MetricsReport: Sendable {
         let yTrue = parsed[0]
         var classes = try uniqueLabels(yTrue)
         var yPred = rawPred == nil ? nil : parsed[1]
-        var matrix: [[Double]]? = nil
+        var matrix: ScoreMatrix? = nil
         if let scores, !scores.isEmpty {
             let cols = try scores.map { try table.doubles($0) }
             if cols.count > 1 && cols.count != classes.count {
@@ -86,19 +86,26 @@ public struct MetricsReport: Sendable {
             if cols.count == 1 && classes.count > 2 {
                 throw MetricsError("one score column but \(classes.count) classes in '\(label)'; give one column per class")
             }
-            matrix = (0..<table.rows.count).map { r in cols.map { $0[r] } }
-            if yPred == nil, let m = matrix {
-                if cols.count == 1 {
+            let rows = table.rows.count, k = cols.count
+            var flat = [Double](repeating: 0, count: rows * k)
+            for (j, col) in cols.enumerated() { for r in 0..<rows { flat[r * k + j] = col[r] } }
+            let m = try ScoreMatrix(rows: rows, columns: k, values: flat)
+            matrix = m
+            if yPred == nil {
+                if k == 1 {
                     let neg = classes.first, pos = classes.last
-                    yPred = m.compactMap { $0[0] > 0.5 ? pos : neg }
+                    yPred = cols[0].compactMap { $0 > 0.5 ? pos : neg }
                 } else {
-                    yPred = m.map { row in classes[row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) } ?? 0] }
+                    yPred = (0..<rows).map { r in
+                        let row = m.row(r)
+                        return classes[row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }.map { $0 - row.startIndex } ?? 0]
+                    }
                 }
             }
         }
         guard let yp = yPred else { throw MetricsError("no predictions") }
         let union = try uniqueLabels(yTrue, yp)
-        if union.count > 2 || (matrix?.first?.count ?? 0) > 2 {
+        if union.count > 2 || (matrix?.columns ?? 0) > 2 {
             return try multiclass(yTrue, yp, matrix)
         }
         if classes.isEmpty { classes = union }
@@ -137,40 +144,41 @@ public struct MetricsReport: Sendable {
         return MetricsReport(kind: .regression, value: .object(c.entries), notes: c.notes)
     }
 
-    static func common(_ c: inout Collector, _ yt: [Label], _ yp: [Label], _ classes: [Label]) {
-        c.add("n_samples", .int(yt.count))
-        c.add("classes", .array(classes.map(label)))
-        c.add("accuracy") { .number(try accuracyScore(yt, yp)) }
-        c.add("balanced_accuracy") { .number(try balancedAccuracyScore(yt, yp)) }
+    // The label metrics come from one confusion matrix (`LabelConfusion`), each equal to its public function.
+    static func common(_ c: inout Collector, _ lc: LabelConfusion) {
+        c.add("n_samples", .int(lc.n))
+        c.add("classes", .array(lc.labels.map(label)))
+        c.add("accuracy", .number(lc.accuracy))
+        c.add("balanced_accuracy", .number(balancedAccuracy(lc.cm)))
     }
 
-    static func tail(_ c: inout Collector, _ yt: [Label], _ yp: [Label]) {
-        c.add("matthews_corrcoef") { .number(try matthewsCorrcoef(yt, yp)) }
-        c.add("cohen_kappa") { .number(try cohenKappaScore(yt, yp)) }
+    static func tail(_ c: inout Collector, _ lc: LabelConfusion) {
+        c.add("matthews_corrcoef", .number(matthews(lc.cm)))
+        c.add("cohen_kappa", .number(kappa(lc.cm, weights: .none)))
     }
 
-    static func binary(_ yt: [Label], _ yp: [Label], _ m: [[Double]]?, classes: [Label], pos: Label) throws -> MetricsReport {
+    static func binary(_ yt: [Label], _ yp: [Label], _ m: ScoreMatrix?, classes: [Label], pos: Label) throws -> MetricsReport {
         var c = Collector()
-        common(&c, yt, yp, try uniqueLabels(yt, yp))
+        let lc = try LabelConfusion(yt, yp)
+        common(&c, lc)
         c.add("pos_label", label(pos))
         let avg = Average<Label>.binary(posLabel: pos)
-        c.add("precision") { .number(try precisionScore(yt, yp, average: avg)) }
-        c.add("recall") { .number(try recallScore(yt, yp, average: avg)) }
-        c.add("f1") { .number(try f1Score(yt, yp, average: avg)) }
-        c.add("confusion_matrix") { matrixValue(try confusionMatrix(yt, yp)) }
+        let binaryScores = Result { try lc.prf(avg) }
+        c.add("precision") { .number(try binaryScores.get().precision) }
+        c.add("recall") { .number(try binaryScores.get().recall) }
+        c.add("f1") { .number(try binaryScores.get().fScore) }
+        c.add("confusion_matrix", matrixValue(lc.cm))
         if let m {
             // Score of the positive class; a single column scores the greater label.
-            let col = m.first?.count == 1 ? 0 : (classes.firstIndex(of: pos) ?? 0)
-            let s = m.map { $0[col] }
-            let s1 = m.first?.count == 1 && pos != classes.last ? s.map { 1 - $0 } : s
+            let col = m.columns == 1 ? 0 : (classes.firstIndex(of: pos) ?? 0)
+            let s = m.column(col)
+            let s1 = m.columns == 1 && pos != classes.last ? s.map { 1 - $0 } : s
             // One sort of the score column, shared by ROC AUC, average precision, the curves and thresholds.
             let b = BinaryScores(yt, s1, posLabel: pos)
             c.add("roc_auc") { .number(try b.rocAuc()) }
             c.add("average_precision") { .number(try b.averagePrecision()) }
-            c.add("log_loss") {
-                m.first?.count == 1 ? .number(try logLoss(yt, m.map { $0[0] }, labels: classes)) : .number(try logLoss(yt, m, labels: classes))
-            }
-            tail(&c, yt, yp)
+            c.add("log_loss") { .number(try logLoss(yt, m, labels: classes)) }
+            tail(&c, lc)
             c.add("roc_curve") {
                 let r = try b.rocCurve()
                 return .object([("fpr", numbers(r.fpr)), ("tpr", numbers(r.tpr)), ("thresholds", numbers(r.thresholds))])
@@ -188,41 +196,41 @@ public struct MetricsReport: Sendable {
                 return .object([("threshold", .number(t.threshold)), ("j", .number(t.j)), ("fpr", .number(t.fpr)), ("tpr", .number(t.tpr))])
             }
         } else {
-            tail(&c, yt, yp)
+            tail(&c, lc)
         }
         return MetricsReport(kind: .binary, value: .object(c.entries), notes: c.notes)
     }
 
-    static func multiclass(_ yt: [Label], _ yp: [Label], _ m: [[Double]]?) throws -> MetricsReport {
+    static func multiclass(_ yt: [Label], _ yp: [Label], _ m: ScoreMatrix?) throws -> MetricsReport {
         var c = Collector()
-        common(&c, yt, yp, try uniqueLabels(yt, yp))
+        let lc = try LabelConfusion(yt, yp)
+        common(&c, lc)
+        let per = lc.perClass()
+        let averaged = try [Average<Label>.micro, .macro, .weighted].map { try lc.prf($0) }
         for (name, pick) in [("precision", 0), ("recall", 1), ("f1", 2)] {
-            c.add(name) {
-                func score(_ a: Average<Label>) throws -> ReportValue {
-                    let r = try precisionRecallFScore(yt, yp, average: a)
-                    return .number([r.precision, r.recall, r.fScore][pick])
-                }
-                let per = try precisionRecallFScoreSupport(yt, yp)
-                return .object([("micro", try score(.micro)), ("macro", try score(.macro)), ("weighted", try score(.weighted)),
-                                ("per_class", numbers([per.precision, per.recall, per.fScore][pick]))])
+            func score(_ r: (precision: Double, recall: Double, fScore: Double)) -> ReportValue {
+                .number([r.precision, r.recall, r.fScore][pick])
             }
+            c.add(name, .object([("micro", score(averaged[0])), ("macro", score(averaged[1])), ("weighted", score(averaged[2])),
+                                 ("per_class", numbers([per.precision, per.recall, per.fScore][pick]))]))
         }
-        c.add("support") { .array(try precisionRecallFScoreSupport(yt, yp).support.map { .int($0) }) }
-        c.add("confusion_matrix") { matrixValue(try confusionMatrix(yt, yp)) }
+        c.add("support", .array(per.support.map { .int($0) }))
+        c.add("confusion_matrix", matrixValue(lc.cm))
         if let m {
             // Validated once; each score column sorted once and shared by every ranking metric below.
             let prepared = Result { try MulticlassScores(yt, m) }
             c.add("roc_auc") {
                 let p = try prepared.get()
-                return .object([("ovr_macro", .number(try rocAucOvR(p, average: .macro))),
-                                ("ovr_weighted", .number(try rocAucOvR(p, average: .weighted))),
+                let ovr = try ovrRocAucs(p)  // per-class AUCs, averaged two ways (as rocAucOvR averages them)
+                return .object([("ovr_macro", .number(averageScores(ovr, p.y, p.k, .macro))),
+                                ("ovr_weighted", .number(averageScores(ovr, p.y, p.k, .weighted))),
                                 ("ovo_macro", .number(try rocAucOvO(p)))])
             }
             c.add("average_precision") { .number(try averagePrecisionScore(try prepared.get(), average: .macro)) }
             c.add("log_loss") { .number(try logLoss(yt, m)) }
             c.add("top_2_accuracy") { .number(try topKAccuracyScore(yt, m, k: 2)) }
         }
-        tail(&c, yt, yp)
+        tail(&c, lc)
         return MetricsReport(kind: .multiclass, value: .object(c.entries), notes: c.notes)
     }
 
@@ -276,6 +284,49 @@ func pad(_ s: String, _ w: Int = 22) -> String { s.count >= w ? s + " " : s + St
 func label(_ l: Label) -> ReportValue { if case .int(let i) = l { return .int(i) } else { return .string(l.description) } }
 func numbers(_ a: [Double]) -> ReportValue { .array(a.map { .number($0) }) }
 func matrixValue(_ m: [[Int]]) -> ReportValue { .array(m.map { .array($0.map { .int($0) }) }) }
+
+/// The confusion matrix over the sorted union of the true and predicted labels, computed once (one pass over the
+/// samples) and shared by every label metric of a report. Each accessor equals the public function it names on the
+/// same two label arrays: those compute exactly these counts (a sample's true and predicted labels are always in
+/// the union) and then the same arithmetic.
+struct LabelConfusion {
+    let labels: [Label]
+    let cm: [[Int]]
+    let n: Int
+
+    init(_ yTrue: [Label], _ yPred: [Label]) throws {
+        try checkPair(yTrue.count, yPred.count)
+        labels = try uniqueLabels(yTrue, yPred)
+        cm = try confusionMatrix(yTrue, yPred, labels: labels)
+        n = yTrue.count
+    }
+
+    /// `accuracyScore`: the diagonal holds the samples whose prediction equals the truth.
+    var accuracy: Double { Double(cm.indices.reduce(0) { $0 + cm[$1][$1] }) / Double(n) }
+
+    /// `precisionRecallFScore(average:)` with β = 1 and zero division `.warn`.
+    func prf(_ average: Average<Label>) throws -> (precision: Double, recall: Double, fScore: Double) {
+        var indices: [Int?] = Array(labels.indices)
+        if case .binary(let pos) = average {
+            if labels.count > 2 {
+                throw MetricsError("Target is multiclass but average='binary'. Please choose another average setting, one of [None, 'micro', 'macro', 'weighted'].")
+            }
+            if !labels.contains(pos) && labels.count >= 2 {
+                throw MetricsError("pos_label=\(pos) is not a valid label. It should be one of \(labels)")
+            }
+            indices = [labels.firstIndex(of: pos)]
+        }
+        return prfAverage(ClassCounts(cm, indices), beta: 1, average: average, zeroDivision: .warn)
+    }
+
+    /// `precisionRecallFScoreSupport` with β = 1 and zero division `.warn`.
+    func perClass() -> ClassScores<Label> {
+        let c = ClassCounts(cm, Array(labels.indices))
+        let (p, r, f) = OnyxMetrics.prf(tp: c.tp.map(Double.init), pred: c.pred.map(Double.init), truth: c.truth.map(Double.init),
+                                        beta: 1, zeroDivision: .warn)
+        return ClassScores(labels: labels, precision: p, recall: r, fScore: f, support: c.truth)
+    }
+}
 
 /// Accumulates report entries; a metric that throws becomes null plus a note.
 struct Collector {

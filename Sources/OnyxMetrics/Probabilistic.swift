@@ -16,7 +16,15 @@ public func logLoss<L: Hashable & Comparable>(_ yTrue: [L], _ yProb: [[Double]],
     guard let k = yProb.first?.count, k > 0, yProb.allSatisfy({ $0.count == k }) else {
         throw MetricsError("y_prob rows have different lengths")
     }
-    let all = yProb.flatMap { $0 }
+    return try logLoss(yTrue, ScoreMatrix(yProb), labels: labels)
+}
+
+/// `logLoss` on an n × K matrix (K = 1: the probability of the greater of two labels).
+func logLoss<L: Hashable & Comparable>(_ yTrue: [L], _ yProb: ScoreMatrix, labels: [L]? = nil) throws -> Double {
+    try checkPair(yTrue.count, yProb.rows, "y_true and y_prob")
+    let k = yProb.columns
+    if k == 0 { throw MetricsError("y_prob rows have different lengths") }
+    let all = yProb.values
     if all.contains(where: \.isNaN) { throw MetricsError("Input y_prob contains NaN.") }
     if let m = all.max(), m > 1 { throw MetricsError("y_prob contains values greater than 1: \(m)") }
     if let m = all.min(), m < 0 { throw MetricsError("y_prob contains values lower than 0: \(m)") }
@@ -31,15 +39,20 @@ public func logLoss<L: Hashable & Comparable>(_ yTrue: [L], _ yProb: [[Double]],
     } else if classes.count == 1 {
         throw MetricsError("y_true contains only one label (\(classes[0])). Please provide the list of all expected class labels explicitly through the labels argument.")
     }
-    let probs = k == 1 ? yProb.map { [1 - $0[0], $0[0]] } : yProb
-    let kk = probs[0].count
+    let kk = k == 1 ? 2 : k
     if classes.count != kk {
         throw MetricsError("y_true and y_prob contain different number of classes: \(classes.count) vs \(kk). Please provide the true labels explicitly through the labels argument. Classes found in y_true: \(classes)")
     }
     let y = encode(yTrue, classes)
     let eps = float64Epsilon
-    let losses = zip(y, probs).map { t, row in
-        -numpySum(row.indices.map { $0 == t ? log(min(max(row[$0], eps), 1 - eps)) : 0 })
+    // The loss of a row is −Σ_c [c = t]·log(clip(p_c)): one non-zero term (log of a clipped probability ≤ 1 − ε
+    // is negative), so the sum is that term exactly, whatever the summation order. K = 1: columns [1 − p, p].
+    var losses = [Double](repeating: 0, count: y.count)
+    all.withUnsafeBufferPointer { v in
+        for (r, t) in y.enumerated() where t >= 0 && t < kk {
+            let p = k == 1 ? (t == 0 ? 1 - v[r] : v[r]) : v[r * k + t]
+            losses[r] = -log(min(max(p, eps), 1 - eps))
+        }
     }
     return numpyMean(losses)
 }
@@ -60,7 +73,15 @@ public func topKAccuracyScore<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: 
     guard let n = yScore.first?.count, yScore.allSatisfy({ $0.count == n }) else {
         throw MetricsError("y_score rows have different lengths")
     }
-    if yScore.contains(where: { $0.contains { !$0.isFinite } }) { throw MetricsError("Input y_score contains NaN or infinity.") }
+    return try topKAccuracyScore(yTrue, ScoreMatrix(yScore), k: k, labels: labels)
+}
+
+/// `topKAccuracyScore` on an n × K matrix.
+func topKAccuracyScore<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: ScoreMatrix, k: Int = 2, labels: [L]? = nil) throws -> Double {
+    if k < 1 { throw MetricsError("k must be >= 1, got \(k)") }
+    try checkPair(yTrue.count, yScore.rows, "y_true and y_score")
+    let n = yScore.columns
+    if yScore.values.contains(where: { !$0.isFinite }) { throw MetricsError("Input y_score contains NaN or infinity.") }
     let present = try uniqueLabels(yTrue)
     let classes: [L]
     if let labels {
@@ -80,13 +101,16 @@ public func topKAccuracyScore<L: Hashable & Comparable>(_ yTrue: [L], _ yScore: 
     }
     let y = encode(yTrue, classes)
     var hits = 0
-    for (t, row) in zip(y, yScore) where t >= 0 && t < row.count {
-        // Reversed stable ascending argsort = descending by score, later index first among ties: the true class's
-        // position in that order is the number of columns ranked before it (no sort needed).
-        let v = row[t]
-        var before = 0
-        for j in row.indices where row[j] > v || (row[j] == v && j > t) { before += 1 }
-        if before < k { hits += 1 }
+    yScore.values.withUnsafeBufferPointer { v in
+        for (r, t) in y.enumerated() where t >= 0 && t < n {
+            // Reversed stable ascending argsort = descending by score, later index first among ties: the true
+            // class's position in that order is the number of columns ranked before it (no sort needed).
+            let row = r * n
+            let s = v[row + t]
+            var before = 0
+            for j in 0..<n where v[row + j] > s || (v[row + j] == s && j > t) { before += 1 }
+            if before < k { hits += 1 }
+        }
     }
     return Double(hits) / Double(yTrue.count)
 }

@@ -19,12 +19,18 @@ struct Eval: ParsableCommand {
             --resize-shorter, --crop, --mean, --std, --channels, --layout as in `onyx data image`, or --pipeline \
             with a saved image transform) while other batches run.
             Example: onyx eval Examples/models/digits_mlp/1/model.onnx Examples/data/digits_test.csv --report report.html
+            Binary input: DATA.npy (float32/float64 [rows, features] or [rows, …], e.g. [rows, 1, 8, 8] for a CNN) \
+            with --labels LABELS.npy ([rows] integers or strings; floats for regression) is read in one go, without \
+            text parsing; DATA.npz (np.savez(path, x=X, y=y)) holds both. A CSV row whose width equals the size of a \
+            model input [N, d1, d2, …] is fed in that shape.
             Example: onyx eval resnet.onnx val/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
+            Example: onyx eval Examples/models/digits_cnn/1/model.onnx x.npy --labels y.npy
             """)
 
     @Argument(help: "The .onnx model file.") var model: String
-    @Argument(help: "The CSV data file (header row), or an image folder DIR/<class>/*.") var data: String
+    @Argument(help: "The CSV data file (header row), a .npy feature array (with --labels), an .npz with arrays x and y, or an image folder DIR/<class>/*.") var data: String
     @Option(help: "Column with the true labels (or regression targets).") var label: String = "label"
+    @Option(help: "With a .npy feature array: the .npy file of the true labels (one per row).") var labels: String?
     @Option(help: "Comma-separated feature columns (default: all columns except the label).") var features: String?
     @Option(help: "Rows per model run.") var batch: Int = 256
     @Option(help: "Write a self-contained HTML report to this file.") var report: String?
@@ -56,9 +62,17 @@ struct Eval: ParsableCommand {
         var isDir: ObjCBool = false
         let folder = FileManager.default.fileExists(atPath: data, isDirectory: &isDir) && isDir.boolValue
         if !folder && (pipeline != nil || image.given) { fail("--pipeline and the image options apply to image folders; \(data) is a file") }
+        let isNPY = !folder && data.lowercased().hasSuffix(".npy")
+        let isNPZ = !folder && data.lowercased().hasSuffix(".npz")
+        if isNPZ && (labels != nil || features != nil) { fail("\(data) is an .npz archive: its arrays x (features) and y (labels) are used; --labels and --features do not apply") }
+        if isNPY && labels == nil { fail("\(data) is a .npy array: give the labels with --labels LABELS.npy") }
+        if !isNPY && !isNPZ && labels != nil { fail("--labels applies to .npy feature arrays; \(data) is \(folder ? "a folder" : "not a .npy file") (use --label COLUMN for a CSV file)") }
+        if isNPY && features != nil { fail("--features selects CSV columns; a .npy array is fed whole") }
         if folder && pipeline == nil && !image.given { fail("\(data) is an image folder: give the preprocessing (--size H,W or --resize-shorter N --crop H,W, or --pipeline FILE)") }
         let table = guarded {
             folder ? try EvalData.imageFolder(path: data, transform: try image.transform(pipeline: pipeline))
+                : isNPY ? try EvalData.npy(path: data, labels: labels ?? "")
+                : isNPZ ? try EvalData.npz(path: data)
                 : try EvalData.csv(path: data, label: label, features: featureList)
         }
         let loadSeconds = Date().timeIntervalSince(t0)
