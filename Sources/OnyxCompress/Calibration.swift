@@ -25,7 +25,7 @@ public struct CalibrationSet: Sendable {
     }
 
     /// A directory of `.npy` files (one batch each for a one-input model; sub-directories with `<input>.npy`
-    /// otherwise), an uncompressed `.npz` whose arrays are named after the inputs (split into batches of 32 rows),
+    /// otherwise), an `.npz` (`np.savez` or `np.savez_compressed`) whose arrays are named after the inputs (split into batches of 32 rows),
     /// or a CSV whose columns other than `labelColumn` are the features of a single [batch, F] float input.
     public static func load(path: String, model: Model, labelColumn: String = "label", batchSize: Int = 32) throws -> CalibrationSet {
         let inputs = model.graph.feedableInputs
@@ -59,7 +59,10 @@ public struct CalibrationSet: Sendable {
                 }
             }
         } else if path.hasSuffix(".npz") {
-            let arrays = try NPZ.read(path: path)
+            guard let data = FileManager.default.contents(atPath: path) else { throw CompressError("cannot read '\(path)'") }
+            let arrays: [String: Tensor]
+            do { arrays = try NPZ.read(bytes: [UInt8](data)) } catch { throw CompressError("\(path): \(error)") }
+            guard !arrays.isEmpty else { throw CompressError("\(path) is not an .npz archive with arrays") }
             for i in inputs where arrays[i.name] == nil {
                 throw CompressError("\(path) has no array '\(i.name)' (arrays: \(arrays.keys.sorted().joined(separator: ", ")))")
             }
@@ -125,49 +128,6 @@ public struct CalibrationSet: Sendable {
         let rowElems = t.shape.dropFirst().reduce(1, *)
         let out = Tensor.uninitialized(t.dtype, shape: [r.count] + t.shape.dropFirst())
         out.rawPointer.copyMemory(from: t.rawPointer + r.lowerBound * rowElems * t.dtype.size, byteCount: out.byteCount)
-        return out
-    }
-}
-
-/// Reads numpy `.npz` archives written by `np.savez` (stored, uncompressed zip entries).
-enum NPZ {
-    static func read(path: String) throws -> [String: Tensor] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CompressError("cannot read '\(path)'") }
-        let b = [UInt8](data)
-        func u16(_ o: Int) throws -> Int {
-            guard o >= 0, o + 2 <= b.count else { throw CompressError("\(path): truncated zip") }
-            return Int(b[o]) | Int(b[o + 1]) << 8
-        }
-        func u32(_ o: Int) throws -> Int { let lo = try u16(o), hi = try u16(o + 2); return lo | hi << 16 }
-        var out: [String: Tensor] = [:]
-        var o = 0
-        while o + 30 <= b.count, try u32(o) == 0x0403_4B50 {
-            let flags = try u16(o + 6), method = try u16(o + 8)
-            var csize = try u32(o + 18)
-            let nameLen = try u16(o + 26), extraLen = try u16(o + 28)
-            guard o + 30 + nameLen <= b.count else { throw CompressError("\(path): truncated zip") }
-            let name = String(decoding: b[(o + 30)..<(o + 30 + nameLen)], as: UTF8.self)
-            let extraStart = o + 30 + nameLen
-            // Zip64: sizes live in the extra field (header id 1).
-            if csize == 0xFFFF_FFFF {
-                var e = extraStart
-                while e + 4 <= extraStart + extraLen {
-                    let id = try u16(e), len = try u16(e + 2)
-                    if id == 1, len >= 16 { let lo = try u32(e + 12), hi = try u32(e + 16); csize = lo | hi << 32 }
-                    e += 4 + len
-                }
-            }
-            let start = extraStart + extraLen
-            guard method == 0 else {
-                throw CompressError("\(path): entry '\(name)' is compressed; write the calibration set with np.savez (not savez_compressed)")
-            }
-            guard flags & 8 == 0 || csize > 0 else { throw CompressError("\(path): streamed zip entries are not supported") }
-            guard start + csize <= b.count else { throw CompressError("\(path): truncated entry '\(name)'") }
-            let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
-            out[key] = try NPY.decode(Data(b[start..<(start + csize)]))
-            o = start + csize
-        }
-        guard !out.isEmpty else { throw CompressError("\(path) is not an .npz archive with arrays") }
         return out
     }
 }

@@ -75,12 +75,16 @@ public struct KerasFile {
     }
 
     static func loadArchive(_ bytes: [UInt8]) throws -> KerasFile {
-        let zip = try ZipArchive(bytes: bytes)
+        let zip: ZipArchive
+        do { zip = try ZipArchive(bytes: bytes) } catch let e as ZipError { throw ConvertError(e.description) }
+        func read(_ name: String) throws -> [UInt8] {
+            do { return try zip.read(name) } catch let e as ZipError { throw ConvertError(e.description) }
+        }
         guard zip.contains("config.json") else { throw ConvertError("the archive has no config.json: not a .keras model") }
-        let config = try json(try zip.read("config.json"), what: "config.json")
+        let config = try json(try read("config.json"), what: "config.json")
         var weights: [String: KerasWeights] = [:]
         if zip.contains("model.weights.h5") {
-            let h5 = try HDF5File(bytes: try zip.read("model.weights.h5"))
+            let h5 = try HDF5File(bytes: try read("model.weights.h5"))
             weights = try archiveLayers(h5, group: try h5.address(of: "layers"))
         } else if zip.contains("model.weights.npz") {
             throw ConvertError("model.weights.npz archives are not supported (only model.weights.h5)")

@@ -21,7 +21,7 @@ struct Eval: ParsableCommand {
             Example: onyx eval Examples/models/digits_mlp/1/model.onnx Examples/data/digits_test.csv --report report.html
             Binary input: DATA.npy (float32/float64 [rows, features] or [rows, …], e.g. [rows, 1, 8, 8] for a CNN) \
             with --labels LABELS.npy ([rows] integers or strings; floats for regression) is read in one go, without \
-            text parsing; DATA.npz (np.savez(path, x=X, y=y)) holds both. A CSV row whose width equals the size of a \
+            text parsing; DATA.npz (np.savez or np.savez_compressed with x=X, y=y) holds both. A CSV row whose width equals the size of a \
             model input [N, d1, d2, …] is fed in that shape.
             Example: onyx eval resnet.onnx val/ --resize-shorter 256 --crop 224,224 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
             Example: onyx eval Examples/models/digits_cnn/1/model.onnx x.npy --labels y.npy
