@@ -739,11 +739,166 @@ void onyx_dwconv2d(const float *x, const float *w, const float *bias, const floa
 
 // im2col fused with B packing for 2-D convolution: writes output-position columns [j0, j1) (j0 a multiple of 16)
 // of one image's (C*KH*KW) x (OH*OW) patch matrix as 16-column panels, first panel at dst.
+//
+// Vector path (AVX-512 / AVX2): for one 16-column panel and one kernel tap (kh, kw), which input element each
+// column reads and whether it is inside the image depends only on the tap, not on the channel. So per tap the
+// 16 lanes are described once, and every channel's row of the panel is then one to three masked loads (stride 1:
+// the columns of one output row read consecutive inputs) or one masked gather (other strides), out-of-image
+// lanes loading zero.
+#ifdef ONYX_X86
+#define IM2COL_SEGS 3
+typedef struct {
+    int nseg;                       // >= 0: masked loads of the segments; -1: masked gather of idx
+    long base[IM2COL_SEGS];         // segment s: lane q reads plane[base[s] + q] (only its own lanes)
+    uint32_t segmask[IM2COL_SEGS];
+    int32_t idx[NR];                // gather offsets in the plane (0 where invalid)
+    uint32_t mask;                  // lanes inside the image
+} im2col_tap;
+
+// Describes tap (kh, kw) of the panel whose lanes are output positions (oh[q], ow[q]), q < cols.
+static void im2col_describe(im2col_tap *t, const long *ih0, const long *iw0, size_t cols, long H, long W,
+                            long dy, long dx, int contiguous) {
+    t->mask = 0;
+    t->nseg = contiguous ? 0 : -1;
+    long prev_ih = -1;
+    for (size_t q = 0; q < NR; q++) {
+        t->idx[q] = 0;
+        if (q >= cols) continue;
+        long ih = ih0[q] + dy, iw = iw0[q] + dx;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+        t->mask |= 1u << q;
+        t->idx[q] = (int32_t)(ih * W + iw);
+        if (t->nseg < 0) continue;
+        // Within one output row (same ih) the valid lanes read consecutive inputs (stride 1).
+        if (t->nseg == 0 || ih != prev_ih) {
+            if (t->nseg == IM2COL_SEGS) { t->nseg = -1; continue; }
+            t->base[t->nseg] = ih * W + iw - (long)q;
+            t->segmask[t->nseg] = 0;
+            t->nseg++;
+            prev_ih = ih;
+        }
+        t->segmask[t->nseg - 1] |= 1u << q;
+    }
+}
+
+// Lane positions of panel columns [jp, jp + cols): ih0/iw0 = top-left input position of each output position.
+static void im2col_lanes(size_t jp, size_t cols, size_t OW, size_t sh, size_t sw, size_t ph, size_t pw, long *ih0, long *iw0) {
+    for (size_t q = 0; q < NR; q++) {
+        size_t j = jp + (q < cols ? q : 0);
+        ih0[q] = (long)((j / OW) * sh) - (long)ph;
+        iw0[q] = (long)((j % OW) * sw) - (long)pw;
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void im2col_pack_avx512(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                               size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                               size_t j0, size_t j1, float *dst) {
+    size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        long ih0[NR], iw0[NR];
+        im2col_lanes(jp, cols, OW, sh, sw, ph, pw, ih0, iw0);
+        for (size_t kh = 0; kh < KH; kh++) {
+            for (size_t kw = 0; kw < KW; kw++) {
+                im2col_tap t;
+                im2col_describe(&t, ih0, iw0, cols, (long)H, (long)W, (long)(kh * dh), (long)(kw * dw), sw == 1);
+                float *out = d + (kh * KW + kw) * NR;
+                const float *xc = x;
+                if (t.mask == 0) {
+                    for (size_t c = 0; c < C; c++) _mm512_store_ps(out + c * taps * NR, _mm512_setzero_ps());
+                } else if (t.nseg == 1) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0];
+                    for (size_t c = 0; c < C; c++, xc += plane)
+                        _mm512_store_ps(out + c * taps * NR, _mm512_maskz_loadu_ps(m0, xc + t.base[0]));
+                } else if (t.nseg == 2) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
+                        v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
+                        _mm512_store_ps(out + c * taps * NR, v);
+                    }
+                } else if (t.nseg == 3) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1], m2 = (__mmask16)t.segmask[2];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
+                        v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
+                        v = _mm512_mask_loadu_ps(v, m2, xc + t.base[2]);
+                        _mm512_store_ps(out + c * taps * NR, v);
+                    }
+                } else {
+                    __m512i idx = _mm512_loadu_si512(t.idx);
+                    __mmask16 m = (__mmask16)t.mask;
+                    for (size_t c = 0; c < C; c++, xc += plane)
+                        _mm512_store_ps(out + c * taps * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xc, 4));
+                }
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void im2col_pack_avx2(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                             size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                             size_t j0, size_t j1, float *dst) {
+    size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        long ih0[NR], iw0[NR];
+        im2col_lanes(jp, cols, OW, sh, sw, ph, pw, ih0, iw0);
+        for (size_t kh = 0; kh < KH; kh++) {
+            for (size_t kw = 0; kw < KW; kw++) {
+                im2col_tap t;
+                im2col_describe(&t, ih0, iw0, cols, (long)H, (long)W, (long)(kh * dh), (long)(kw * dw), sw == 1);
+                float *out = d + (kh * KW + kw) * NR;
+                const float *xc = x;
+                // Lane masks of 8-lane halves: all-ones where the bit of the 16-lane mask is set.
+#define HALF_MASK(m, h) _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(((m) >> (8 * (h))) & 0xff)), bit), bit)
+                if (t.mask == 0) {
+                    for (size_t c = 0; c < C; c++) {
+                        _mm256_store_ps(out + c * taps * NR, _mm256_setzero_ps());
+                        _mm256_store_ps(out + c * taps * NR + 8, _mm256_setzero_ps());
+                    }
+                } else if (t.nseg >= 1 && t.nseg <= 2) {
+                    __m256i a0 = HALF_MASK(t.segmask[0], 0), a1 = HALF_MASK(t.segmask[0], 1);
+                    __m256i b0 = HALF_MASK(t.nseg > 1 ? t.segmask[1] : 0, 0), b1 = HALF_MASK(t.nseg > 1 ? t.segmask[1] : 0, 1);
+                    long o0 = t.base[0], o1 = t.nseg > 1 ? t.base[1] : t.base[0];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m256 lo = _mm256_or_ps(_mm256_maskload_ps(xc + o0, a0), _mm256_maskload_ps(xc + o1, b0));
+                        __m256 hi = _mm256_or_ps(_mm256_maskload_ps(xc + o0 + 8, a1), _mm256_maskload_ps(xc + o1 + 8, b1));
+                        _mm256_store_ps(out + c * taps * NR, lo);
+                        _mm256_store_ps(out + c * taps * NR + 8, hi);
+                    }
+                } else {
+                    __m256i i0 = _mm256_loadu_si256((const __m256i *)t.idx), i1 = _mm256_loadu_si256((const __m256i *)(t.idx + 8));
+                    __m256 m0 = _mm256_castsi256_ps(HALF_MASK(t.mask, 0)), m1 = _mm256_castsi256_ps(HALF_MASK(t.mask, 1));
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        _mm256_store_ps(out + c * taps * NR, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i0, m0, 4));
+                        _mm256_store_ps(out + c * taps * NR + 8, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i1, m1, 4));
+                    }
+                }
+#undef HALF_MASK
+            }
+        }
+    }
+}
+#endif
+
 void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                         size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                         size_t j0, size_t j1, float *dst) {
     size_t k = C * KH * KW, n = OH * OW;
     if (j1 > n) j1 = n;
+#ifdef ONYX_X86
+    // The vector packers index a plane with int32 offsets and write whole aligned 16-float rows.
+    if (H * W < ((size_t)1 << 30) && ((uintptr_t)dst & 63) == 0) {
+        if (onyx_cpu_has_avx512()) { im2col_pack_avx512(x, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, j0, j1, dst); return; }
+        if (onyx_cpu_has_avx2_fma()) { im2col_pack_avx2(x, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, j0, j1, dst); return; }
+    }
+#endif
     for (size_t jp = j0; jp < j1; jp += NR) {
         float *d = dst + ((jp - j0) / NR) * NR * k;
         long ih0[NR], iw0[NR];
