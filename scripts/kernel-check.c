@@ -32,8 +32,8 @@ static void ref_gemm(size_t m, size_t n, size_t k, const float *a, const float *
 }
 
 static void check_gemm(void) {
-    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}};
-    double worst = 0, worstPacked = 0;
+    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}};
+    double worst = 0, worstPacked = 0, worstClip = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
         float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * n * 4);
@@ -58,10 +58,22 @@ static void check_gemm(void) {
                 double g = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
                 worstPacked = fmax(worstPacked, fabs(c[i * n + j] - g) / sqrt((double)k));
             }
-        free(a); free(b); free(c); free(r); free(pa); free(pb); free(bias);
+        // Per-column bias, a residual and Clip (the in-register epilogue of full AVX-512 tiles).
+        float *res = malloc(m * n * 4);
+        for (size_t i = 0; i < m * n; i++) res[i] = frand();
+        onyx_epilogue ep2 = {bias, 0, res, n, 2, -0.5f, 0.75f};
+        onyx_gemm_packed(m, n, k, pa, pb, c, n, 0, 0, m, 0, n, &ep2);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = r[i * n + j] + bias[j] + res[i * n + j];
+                v = v < -0.5 ? -0.5 : v > 0.75 ? 0.75 : v;
+                worstClip = fmax(worstClip, fabs(c[i * n + j] - v) / sqrt((double)k));
+            }
+        free(a); free(b); free(c); free(r); free(pa); free(pb); free(bias); free(res);
     }
     report("sgemm vs double (err / sqrt(k))", worst, 1e-6);
     report("packed gemm + bias + GELU vs double", worstPacked, 1e-6);
+    report("packed gemm + bias + residual + Clip", worstClip, 1e-6);
 }
 
 typedef struct {
@@ -155,6 +167,7 @@ static const size_t conv_geos[][11] = {   // C H W KH KW sh sw ph pw dh dw
     {2, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1}, {3, 5, 3, 3, 3, 1, 1, 2, 2, 2, 2}, {2, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1},
     {3, 9, 11, 2, 3, 3, 1, 0, 2, 1, 2}, {2, 28, 28, 1, 1, 2, 2, 0, 0, 1, 1}, {1, 3, 20, 3, 3, 1, 1, 1, 1, 1, 1},
     {2, 6, 2, 1, 3, 1, 1, 0, 4, 1, 1}, {8, 30, 30, 1, 1, 1, 1, 0, 0, 1, 1}, {6, 29, 31, 3, 3, 1, 1, 1, 1, 1, 1},
+    {2, 10, 17, 3, 3, 1, 3, 1, 1, 1, 1}, {3, 12, 40, 3, 3, 2, 2, 1, 1, 1, 1}, {2, 9, 9, 3, 3, 2, 2, 0, 0, 2, 2},
 };
 
 static void check_conv(void) {

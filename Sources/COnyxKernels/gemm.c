@@ -476,6 +476,32 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
         a = _mm512_set1_ps(y[4]); aa0 = _mm512_fmadd_ps(a, b0, aa0); aa1 = _mm512_fmadd_ps(a, b1, aa1);
         a = _mm512_set1_ps(y[5]); ab0 = _mm512_fmadd_ps(a, b0, ab0); ab1 = _mm512_fmadd_ps(a, b1, ab1);
     }
+    // Full tile with no or a simple epilogue (bias, residual, ReLU / Clip): finished in registers.
+    if (rows == 2 * MR && cols == 2 * NR && (!last || !ep || ep->act <= 2)) {
+        const onyx_epilogue *e = last ? ep : NULL;
+        __m512 lo = _mm512_set1_ps(e && e->act == 2 ? e->p0 : 0.0f), hi = _mm512_set1_ps(e && e->act == 2 ? e->p1 : 0.0f);
+#define ROW512(r, x0, x1) do { \
+            float *cr = c + (r) * ldc; \
+            __m512 v0 = x0, v1 = x1; \
+            if (load) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + NR)); } \
+            if (e) { \
+                if (e->bias) { \
+                    if (e->bias_per_row) { __m512 bv = _mm512_set1_ps(e->bias[i + (r)]); v0 = _mm512_add_ps(v0, bv); v1 = _mm512_add_ps(v1, bv); } \
+                    else { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(e->bias + j)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(e->bias + j + NR)); } \
+                } \
+                if (e->res) { const float *rr = e->res + (i + (r)) * e->ldr + j; \
+                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rr)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rr + NR)); } \
+                if (e->act == 1) { v0 = _mm512_max_ps(v0, _mm512_setzero_ps()); v1 = _mm512_max_ps(v1, _mm512_setzero_ps()); } \
+                else if (e->act == 2) { v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi); v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi); } \
+            } \
+            _mm512_storeu_ps(cr, v0); _mm512_storeu_ps(cr + NR, v1); \
+        } while (0)
+        ROW512(0, a00, a01); ROW512(1, a10, a11); ROW512(2, a20, a21); ROW512(3, a30, a31);
+        ROW512(4, a40, a41); ROW512(5, a50, a51); ROW512(6, a60, a61); ROW512(7, a70, a71);
+        ROW512(8, a80, a81); ROW512(9, a90, a91); ROW512(10, aa0, aa1); ROW512(11, ab0, ab1);
+#undef ROW512
+        return;
+    }
     float t[4][MR * NR] __attribute__((aligned(64)));
     _mm512_store_ps(t[0] + 0 * NR, a00); _mm512_store_ps(t[1] + 0 * NR, a01);
     _mm512_store_ps(t[0] + 1 * NR, a10); _mm512_store_ps(t[1] + 1 * NR, a11);
@@ -497,6 +523,35 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
         store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
         if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
     }
+}
+
+// 12x16 variant for a last column block of at most 16 columns (e.g. 196 = 6*32 + 4 output positions: 208
+// columns computed instead of 224).
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_12x16(size_t kc, const float *ap0, const float *ap1, const float *bp0,
+                                float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                                size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    __m512 a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
+    __m512 a8 = _mm512_setzero_ps(), a9 = _mm512_setzero_ps(), aa = _mm512_setzero_ps(), ab = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp0 + p * NR);
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[0]), b0, a0); a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[1]), b0, a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[2]), b0, a2); a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[3]), b0, a3);
+        a4 = _mm512_fmadd_ps(_mm512_set1_ps(x[4]), b0, a4); a5 = _mm512_fmadd_ps(_mm512_set1_ps(x[5]), b0, a5);
+        a6 = _mm512_fmadd_ps(_mm512_set1_ps(y[0]), b0, a6); a7 = _mm512_fmadd_ps(_mm512_set1_ps(y[1]), b0, a7);
+        a8 = _mm512_fmadd_ps(_mm512_set1_ps(y[2]), b0, a8); a9 = _mm512_fmadd_ps(_mm512_set1_ps(y[3]), b0, a9);
+        aa = _mm512_fmadd_ps(_mm512_set1_ps(y[4]), b0, aa); ab = _mm512_fmadd_ps(_mm512_set1_ps(y[5]), b0, ab);
+    }
+    float t[2][MR * NR] __attribute__((aligned(64)));
+    _mm512_store_ps(t[0] + 0 * NR, a0); _mm512_store_ps(t[0] + 1 * NR, a1); _mm512_store_ps(t[0] + 2 * NR, a2);
+    _mm512_store_ps(t[0] + 3 * NR, a3); _mm512_store_ps(t[0] + 4 * NR, a4); _mm512_store_ps(t[0] + 5 * NR, a5);
+    _mm512_store_ps(t[1] + 0 * NR, a6); _mm512_store_ps(t[1] + 1 * NR, a7); _mm512_store_ps(t[1] + 2 * NR, a8);
+    _mm512_store_ps(t[1] + 3 * NR, a9); _mm512_store_ps(t[1] + 4 * NR, aa); _mm512_store_ps(t[1] + 5 * NR, ab);
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    store_tile_avx2(t[0], c, ldc, r0, cols, load, last, i, j, ep);
+    if (r1) store_tile_avx2(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
 }
 #endif
 
@@ -545,7 +600,8 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                             size_t rows = ice - ir < 2 * MR ? ice - ir : 2 * MR;
                             size_t ip = ir / MR, ip1 = ip + 1 < mpan ? ip + 1 : ip;
                             const float *ap0 = pa + ip * MR * k + pc * MR, *ap1 = pa + ip1 * MR * k + pc * MR;
-                            kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                            if (cols <= NR) kernel_avx512_12x16(kc, ap0, ap1, bp0, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                            else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
                         }
                     }
                 }
@@ -740,53 +796,57 @@ void onyx_dwconv2d(const float *x, const float *w, const float *bias, const floa
 // im2col fused with B packing for 2-D convolution: writes output-position columns [j0, j1) (j0 a multiple of 16)
 // of one image's (C*KH*KW) x (OH*OW) patch matrix as 16-column panels, first panel at dst.
 //
-// Vector path (AVX-512 / AVX2): for one 16-column panel and one kernel tap (kh, kw), which input element each
-// column reads and whether it is inside the image depends only on the tap, not on the channel. So per tap the
-// 16 lanes are described once, and every channel's row of the panel is then one to three masked loads (stride 1:
-// the columns of one output row read consecutive inputs) or one masked gather (other strides), out-of-image
-// lanes loading zero.
+// Vector path (AVX-512 / AVX2): the 16 columns of a panel are output positions in a few output rows. Per
+// kernel tap (kh, kw), each row's columns read one input row at a fixed stride, and which of them fall inside
+// the image depends only on the tap, not on the channel. So per tap each row becomes a segment (a base offset
+// and a lane mask, found arithmetically), and every channel's 16 values are then read with one or two masked
+// loads per segment (stride 1; stride 2 adds one permute), or one masked gather (other strides, or more than
+// three output rows in a panel), out-of-image lanes loading zero.
 #ifdef ONYX_X86
 #define IM2COL_SEGS 3
 typedef struct {
-    int nseg;                       // >= 0: masked loads of the segments; -1: masked gather of idx
-    long base[IM2COL_SEGS];         // segment s: lane q reads plane[base[s] + q] (only its own lanes)
-    uint32_t segmask[IM2COL_SEGS];
-    int32_t idx[NR];                // gather offsets in the plane (0 where invalid)
-    uint32_t mask;                  // lanes inside the image
+    int nrow;                        // output rows the panel's columns span (<= NR)
+    long oh[NR], ow0[NR];            // row r: output row, output column of its first lane
+    int q0[NR], q1[NR];              // row r: lanes [q0, q1)
+} im2col_rows;
+typedef struct {
+    int nseg;                        // segments with at least one valid lane
+    long base[NR];                   // segment s: lane q reads plane[base[s] + stride * q]
+    uint32_t segmask[NR];
+    uint32_t mask;                   // all valid lanes
 } im2col_tap;
 
-// Describes tap (kh, kw) of the panel whose lanes are output positions (oh[q], ow[q]), q < cols.
-static void im2col_describe(im2col_tap *t, const long *ih0, const long *iw0, size_t cols, long H, long W,
-                            long dy, long dx, int contiguous) {
-    t->mask = 0;
-    t->nseg = contiguous ? 0 : -1;
-    long prev_ih = -1;
-    for (size_t q = 0; q < NR; q++) {
-        t->idx[q] = 0;
-        if (q >= cols) continue;
-        long ih = ih0[q] + dy, iw = iw0[q] + dx;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-        t->mask |= 1u << q;
-        t->idx[q] = (int32_t)(ih * W + iw);
-        if (t->nseg < 0) continue;
-        // Within one output row (same ih) the valid lanes read consecutive inputs (stride 1).
-        if (t->nseg == 0 || ih != prev_ih) {
-            if (t->nseg == IM2COL_SEGS) { t->nseg = -1; continue; }
-            t->base[t->nseg] = ih * W + iw - (long)q;
-            t->segmask[t->nseg] = 0;
-            t->nseg++;
-            prev_ih = ih;
-        }
-        t->segmask[t->nseg - 1] |= 1u << q;
+static void im2col_panel_rows(im2col_rows *r, size_t jp, size_t cols, size_t OW) {
+    r->nrow = 0;
+    size_t q = 0;
+    while (q < cols) {
+        size_t j = jp + q, oh = j / OW, ow = j % OW;
+        size_t len = OW - ow < cols - q ? OW - ow : cols - q;
+        r->oh[r->nrow] = (long)oh; r->ow0[r->nrow] = (long)ow;
+        r->q0[r->nrow] = (int)q; r->q1[r->nrow] = (int)(q + len);
+        r->nrow++;
+        q += len;
     }
 }
 
-// Lane positions of panel columns [jp, jp + cols): ih0/iw0 = top-left input position of each output position.
-static void im2col_lanes(size_t jp, size_t cols, size_t OW, size_t sh, size_t sw, size_t ph, size_t pw, long *ih0, long *iw0) {
-    for (size_t q = 0; q < NR; q++) {
-        size_t j = jp + (q < cols ? q : 0);
-        ih0[q] = (long)((j / OW) * sh) - (long)ph;
-        iw0[q] = (long)((j % OW) * sw) - (long)pw;
+// Segments of tap (dy, dx) = (kh*dh, kw*dw).
+static void im2col_describe(im2col_tap *t, const im2col_rows *r, long H, long W, long sh, long sw, long ph, long pw,
+                            long dy, long dx) {
+    t->nseg = 0; t->mask = 0;
+    for (int i = 0; i < r->nrow; i++) {
+        long ih = r->oh[i] * sh - ph + dy;
+        if (ih < 0 || ih >= H) continue;
+        long len = r->q1[i] - r->q0[i];
+        long i0 = r->ow0[i] * sw - pw + dx;            // input column of the row's first lane; lane t: i0 + t*sw
+        long lo = i0 >= 0 ? 0 : (-i0 + sw - 1) / sw;
+        long hi = i0 > W - 1 ? -1 : (W - 1 - i0) / sw;  // last valid t
+        if (hi > len - 1) hi = len - 1;
+        if (lo > hi) continue;
+        uint32_t m = (uint32_t)(((1ull << (hi + 1)) - 1) & ~((1ull << lo) - 1)) << r->q0[i];
+        t->base[t->nseg] = ih * W + i0 - sw * r->q0[i];
+        t->segmask[t->nseg] = m;
+        t->mask |= m;
+        t->nseg++;
     }
 }
 
@@ -794,44 +854,70 @@ __attribute__((target("avx512f,avx2,fma")))
 static void im2col_pack_avx512(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                                size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                                size_t j0, size_t j1, float *dst) {
+    (void)OH;
     size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (size_t jp = j0; jp < j1; jp += NR) {
         float *d = dst + ((jp - j0) / NR) * NR * k;
         size_t cols = j1 - jp < NR ? j1 - jp : NR;
-        long ih0[NR], iw0[NR];
-        im2col_lanes(jp, cols, OW, sh, sw, ph, pw, ih0, iw0);
+        im2col_rows rows;
+        im2col_panel_rows(&rows, jp, cols, OW);
         for (size_t kh = 0; kh < KH; kh++) {
             for (size_t kw = 0; kw < KW; kw++) {
                 im2col_tap t;
-                im2col_describe(&t, ih0, iw0, cols, (long)H, (long)W, (long)(kh * dh), (long)(kw * dw), sw == 1);
+                im2col_describe(&t, &rows, (long)H, (long)W, (long)sh, (long)sw, (long)ph, (long)pw,
+                                (long)(kh * dh), (long)(kw * dw));
                 float *out = d + (kh * KW + kw) * NR;
                 const float *xc = x;
-                if (t.mask == 0) {
-                    for (size_t c = 0; c < C; c++) _mm512_store_ps(out + c * taps * NR, _mm512_setzero_ps());
-                } else if (t.nseg == 1) {
+                size_t os = taps * NR;
+                if (t.nseg == 0) {
+                    for (size_t c = 0; c < C; c++) _mm512_store_ps(out + c * os, _mm512_setzero_ps());
+                } else if (sw == 1 && t.nseg == 1) {
                     __mmask16 m0 = (__mmask16)t.segmask[0];
                     for (size_t c = 0; c < C; c++, xc += plane)
-                        _mm512_store_ps(out + c * taps * NR, _mm512_maskz_loadu_ps(m0, xc + t.base[0]));
-                } else if (t.nseg == 2) {
+                        _mm512_store_ps(out + c * os, _mm512_maskz_loadu_ps(m0, xc + t.base[0]));
+                } else if (sw == 1 && t.nseg == 2) {
                     __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1];
                     for (size_t c = 0; c < C; c++, xc += plane) {
                         __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
                         v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
-                        _mm512_store_ps(out + c * taps * NR, v);
+                        _mm512_store_ps(out + c * os, v);
                     }
-                } else if (t.nseg == 3) {
+                } else if (sw == 1 && t.nseg == 3) {
                     __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1], m2 = (__mmask16)t.segmask[2];
                     for (size_t c = 0; c < C; c++, xc += plane) {
                         __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
                         v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
                         v = _mm512_mask_loadu_ps(v, m2, xc + t.base[2]);
-                        _mm512_store_ps(out + c * taps * NR, v);
+                        _mm512_store_ps(out + c * os, v);
+                    }
+                } else if (sw == 2 && t.nseg <= 2) {
+                    // Lane q of a segment reads element 2q of the 32 floats at base: two masked loads (even
+                    // elements of the lanes in the segment) and one permute of the even elements.
+                    __mmask16 lo[2], hi[2], sm[2];
+                    for (int g = 0; g < 2; g++) {
+                        uint32_t m = g < t.nseg ? t.segmask[g] : 0, l = 0, h = 0;
+                        for (int q = 0; q < 8; q++) { if (m >> q & 1) l |= 1u << (2 * q); if (m >> (q + 8) & 1) h |= 1u << (2 * q); }
+                        lo[g] = (__mmask16)l; hi[g] = (__mmask16)h; sm[g] = (__mmask16)m;
+                    }
+                    long b0 = t.base[0], b1 = t.nseg > 1 ? t.base[1] : t.base[0];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo[0], xc + b0), evens,
+                                                          _mm512_maskz_loadu_ps(hi[0], xc + b0 + 16));
+                        if (t.nseg > 1)
+                            v = _mm512_mask_mov_ps(v, sm[1], _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo[1], xc + b1), evens,
+                                                                                    _mm512_maskz_loadu_ps(hi[1], xc + b1 + 16)));
+                        _mm512_store_ps(out + c * os, v);
                     }
                 } else {
-                    __m512i idx = _mm512_loadu_si512(t.idx);
+                    __m512i idx = _mm512_setzero_si512();
+                    __m512i step = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)sw));
+                    for (int g = 0; g < t.nseg; g++)
+                        idx = _mm512_mask_mov_epi32(idx, (__mmask16)t.segmask[g], _mm512_add_epi32(step, _mm512_set1_epi32((int)t.base[g])));
                     __mmask16 m = (__mmask16)t.mask;
                     for (size_t c = 0; c < C; c++, xc += plane)
-                        _mm512_store_ps(out + c * taps * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xc, 4));
+                        _mm512_store_ps(out + c * os, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xc, 4));
                 }
             }
         }
@@ -842,42 +928,51 @@ __attribute__((target("avx2,fma")))
 static void im2col_pack_avx2(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                              size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                              size_t j0, size_t j1, float *dst) {
+    (void)OH;
     size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     for (size_t jp = j0; jp < j1; jp += NR) {
         float *d = dst + ((jp - j0) / NR) * NR * k;
         size_t cols = j1 - jp < NR ? j1 - jp : NR;
-        long ih0[NR], iw0[NR];
-        im2col_lanes(jp, cols, OW, sh, sw, ph, pw, ih0, iw0);
+        im2col_rows rows;
+        im2col_panel_rows(&rows, jp, cols, OW);
         for (size_t kh = 0; kh < KH; kh++) {
             for (size_t kw = 0; kw < KW; kw++) {
                 im2col_tap t;
-                im2col_describe(&t, ih0, iw0, cols, (long)H, (long)W, (long)(kh * dh), (long)(kw * dw), sw == 1);
+                im2col_describe(&t, &rows, (long)H, (long)W, (long)sh, (long)sw, (long)ph, (long)pw,
+                                (long)(kh * dh), (long)(kw * dw));
                 float *out = d + (kh * KW + kw) * NR;
                 const float *xc = x;
+                size_t os = taps * NR;
                 // Lane masks of 8-lane halves: all-ones where the bit of the 16-lane mask is set.
 #define HALF_MASK(m, h) _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(((m) >> (8 * (h))) & 0xff)), bit), bit)
-                if (t.mask == 0) {
+                if (t.nseg == 0) {
                     for (size_t c = 0; c < C; c++) {
-                        _mm256_store_ps(out + c * taps * NR, _mm256_setzero_ps());
-                        _mm256_store_ps(out + c * taps * NR + 8, _mm256_setzero_ps());
+                        _mm256_store_ps(out + c * os, _mm256_setzero_ps());
+                        _mm256_store_ps(out + c * os + 8, _mm256_setzero_ps());
                     }
-                } else if (t.nseg >= 1 && t.nseg <= 2) {
+                } else if (sw == 1 && t.nseg <= 2) {
+                    uint32_t s1 = t.nseg > 1 ? t.segmask[1] : 0;
                     __m256i a0 = HALF_MASK(t.segmask[0], 0), a1 = HALF_MASK(t.segmask[0], 1);
-                    __m256i b0 = HALF_MASK(t.nseg > 1 ? t.segmask[1] : 0, 0), b1 = HALF_MASK(t.nseg > 1 ? t.segmask[1] : 0, 1);
+                    __m256i b0 = HALF_MASK(s1, 0), b1 = HALF_MASK(s1, 1);
                     long o0 = t.base[0], o1 = t.nseg > 1 ? t.base[1] : t.base[0];
                     for (size_t c = 0; c < C; c++, xc += plane) {
                         __m256 lo = _mm256_or_ps(_mm256_maskload_ps(xc + o0, a0), _mm256_maskload_ps(xc + o1, b0));
                         __m256 hi = _mm256_or_ps(_mm256_maskload_ps(xc + o0 + 8, a1), _mm256_maskload_ps(xc + o1 + 8, b1));
-                        _mm256_store_ps(out + c * taps * NR, lo);
-                        _mm256_store_ps(out + c * taps * NR + 8, hi);
+                        _mm256_store_ps(out + c * os, lo);
+                        _mm256_store_ps(out + c * os + 8, hi);
                     }
                 } else {
-                    __m256i i0 = _mm256_loadu_si256((const __m256i *)t.idx), i1 = _mm256_loadu_si256((const __m256i *)(t.idx + 8));
+                    int32_t idx[NR] __attribute__((aligned(32)));
+                    for (int q = 0; q < NR; q++) idx[q] = 0;
+                    for (int g = 0; g < t.nseg; g++)
+                        for (int q = 0; q < NR; q++)
+                            if (t.segmask[g] >> q & 1) idx[q] = (int32_t)(t.base[g] + (long)sw * q);
+                    __m256i i0 = _mm256_load_si256((const __m256i *)idx), i1 = _mm256_load_si256((const __m256i *)(idx + 8));
                     __m256 m0 = _mm256_castsi256_ps(HALF_MASK(t.mask, 0)), m1 = _mm256_castsi256_ps(HALF_MASK(t.mask, 1));
                     for (size_t c = 0; c < C; c++, xc += plane) {
-                        _mm256_store_ps(out + c * taps * NR, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i0, m0, 4));
-                        _mm256_store_ps(out + c * taps * NR + 8, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i1, m1, 4));
+                        _mm256_store_ps(out + c * os, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i0, m0, 4));
+                        _mm256_store_ps(out + c * os + 8, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i1, m1, 4));
                     }
                 }
 #undef HALF_MASK
