@@ -968,6 +968,29 @@ static void im2col_pack_avx2(const float *x, size_t C, size_t H, size_t W, size_
                         _mm256_store_ps(out + c * os, lo);
                         _mm256_store_ps(out + c * os + 8, hi);
                     }
+                } else if (sw == 2 && t.nseg <= 2) {
+                    // Lane q of a segment reads element 2q from base: per 8-lane half, two masked loads of 8
+                    // consecutive floats (only the even elements of the segment's lanes), then the even elements
+                    // gathered by one shuffle and one cross-lane permute; the segments' lanes are disjoint (OR).
+                    __m256i em[2][4];
+                    long bs[2] = {t.base[0], t.nseg > 1 ? t.base[1] : t.base[0]};
+                    for (int g = 0; g < 2; g++) {
+                        uint32_t m = g < t.nseg ? t.segmask[g] : 0, e = 0;
+                        for (int q = 0; q < NR; q++) if (m >> q & 1) e |= 1u << (2 * q);
+                        for (int h = 0; h < 4; h++) em[g][h] = HALF_MASK(e, h);
+                    }
+#define EVENS(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8))
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m256 lo = EVENS(_mm256_maskload_ps(xc + bs[0], em[0][0]), _mm256_maskload_ps(xc + bs[0] + 8, em[0][1]));
+                        __m256 hi = EVENS(_mm256_maskload_ps(xc + bs[0] + 16, em[0][2]), _mm256_maskload_ps(xc + bs[0] + 24, em[0][3]));
+                        if (t.nseg > 1) {
+                            lo = _mm256_or_ps(lo, EVENS(_mm256_maskload_ps(xc + bs[1], em[1][0]), _mm256_maskload_ps(xc + bs[1] + 8, em[1][1])));
+                            hi = _mm256_or_ps(hi, EVENS(_mm256_maskload_ps(xc + bs[1] + 16, em[1][2]), _mm256_maskload_ps(xc + bs[1] + 24, em[1][3])));
+                        }
+                        _mm256_store_ps(out + c * os, lo);
+                        _mm256_store_ps(out + c * os + 8, hi);
+                    }
+#undef EVENS
                 } else {
                     int32_t idx[NR] __attribute__((aligned(32)));
                     for (int q = 0; q < NR; q++) idx[q] = 0;
