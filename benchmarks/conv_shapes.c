@@ -1,8 +1,11 @@
 // Per-shape timing of Onyx's convolution path on the ResNet-50 conv layers (batch 1), 1 and 2 threads, against the
-// raw packed-GEMM micro-kernel on cache-resident operands (the ceiling the convolution could reach).
-// Each shape runs alone: M = output channels, K = Cin*kh*kw, N = OH*OW; GFLOP/s = 2*M*N*K / median time.
-// "conv" is what ai.onyx.FusedConv runs (onyx_conv2d_packed: im2col packed per column chunk + packed GEMM with the
-// bias+ReLU epilogue; 2 threads take the column/row split FusedConv gives them via onyx_conv2d_plan).
+// packed GEMM alone on the same sizes (the ceiling the convolution could reach).
+// Each shape runs alone: M = output channels, K = Cin*kh*kw, N = OH*OW; GFLOP/s = 2*M*N*K / best time of
+// the repetitions (argument 1, default 21; the best, not the median, because the machine is shared — alternate
+// binaries and compare ratios when measuring a change). "packing %" = packing the whole patch matrix once / conv 1T.
+// "conv" is what ai.onyx.FusedConv runs (conv.c: onyx_conv2d_plan_init, then onyx_conv2d_pack_part when the plan
+// shares the packed patch matrix, then onyx_conv2d_run_part: im2col packed per column chunk + packed GEMM with the
+// bias+ReLU epilogue); 2 threads run the plan's parts on a spinning/yielding second thread (not Dispatch).
 // "gemm" is onyx_gemm_packed on the same M, N, K with A and B packed beforehand (no im2col, no packing).
 // Build and run (from the repository root):
 //   cc -O3 -pthread -ISources/COnyxKernels/include benchmarks/conv_shapes.c Sources/COnyxKernels/*.c -lm -o /tmp/conv_shapes
@@ -116,7 +119,7 @@ int main(int argc, char **argv) {
     pthread_create(&th, NULL, worker, NULL);
     int reps = argc > 1 ? atoi(argv[1]) : 21;
     if (reps > 41) reps = 41;
-    printf("GEMM kernel: %s; median of %d runs per cell; GFLOP/s = 2*M*N*K / time\n",
+    printf("GEMM kernel: %s; best of %d runs per cell; GFLOP/s = 2*M*N*K / time\n",
            onyx_cpu_has_avx512() ? "AVX-512 12x32" : onyx_cpu_has_avx2_fma() ? "AVX2 6x16" : "scalar", reps);
     printf("| conv (Cin->M, k, s, in) | M | K | N | x | conv 1T | conv 2T | gemm 1T | gemm 2T | conv 2T ms x count | packing %% of conv 1T |\n");
     printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
