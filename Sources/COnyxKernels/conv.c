@@ -49,11 +49,13 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
             pl->i0[p] = 0; pl->i1[p] = m;
             pl->j0[p] = bound(n, t, p, COL_UNIT); pl->j1[p] = bound(n, t, p + 1, COL_UNIT);
             size_t len = pl->j1[p] > pl->j0[p] ? pl->j1[p] - pl->j0[p] : 0;
-            // Equal chunks of at most CHUNK columns (no thin last chunk), whole tiles except the very last.
+            // Near-equal chunks of about CHUNK columns, cut at whole tiles (no thin last chunk).
             size_t steps = ceil_div(len, CHUNK);
-            size_t st = steps ? ceil_div(ceil_div(len, steps), COL_UNIT) * COL_UNIT : COL_UNIT;
-            pl->step[p] = st;
-            if (st > pl->chunk) pl->chunk = st;
+            pl->nchunks[p] = steps;
+            for (size_t q = 0; q < steps; q++) {
+                size_t w = bound(len, (int)steps, (int)q + 1, COL_UNIT) - bound(len, (int)steps, (int)q, COL_UNIT);
+                if (w > pl->chunk) pl->chunk = w;
+            }
             pl->pan0[p] = pl->pan1[p] = 0;
         }
         return;
@@ -71,7 +73,7 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
         pl->pan0[p] = bound(panels, t, p, 1); pl->pan1[p] = bound(panels, t, p + 1, 1);
         pl->i0[p] = bound(m, t, p, ROW_UNIT); pl->i1[p] = bound(m, t, p + 1, ROW_UNIT);
         pl->j0[p] = 0; pl->j1[p] = n;
-        pl->step[p] = n;
+        pl->nchunks[p] = 1;
     }
 }
 
@@ -101,11 +103,14 @@ int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, con
         onyx_gemm_packed(pl->m, pl->n, pl->k, pa, shared, y, pl->n, 0, i0, i1, j0, j1, ep);
         return 0;
     }
-    size_t st = pl->step[part] ? pl->step[part] : CHUNK;
-    float *buf = aligned_alloc(64, (onyx_packed_b_size(pl->k, st) * 4 + 63) / 64 * 64);
+    size_t steps = pl->nchunks[part], len = j1 - j0;
+    if (steps < 1 || steps > len) return -1;
+    float *buf = aligned_alloc(64, (onyx_packed_b_size(pl->k, pl->chunk) * 4 + 63) / 64 * 64);
     if (!buf) return -1;
-    for (size_t jc = j0; jc < j1; jc += st) {
-        size_t je = min_sz(j1, jc + st);
+    for (size_t q = 0; q < steps; q++) {
+        size_t jc = j0 + bound(len, (int)steps, (int)q, COL_UNIT), je = j0 + bound(len, (int)steps, (int)q + 1, COL_UNIT);
+        if (je <= jc) continue;
+        if (je - jc > pl->chunk) { free(buf); return -1; }
         pack_cols(pl, x, jc, je, buf);
         onyx_epilogue e;
         const onyx_epilogue *pe = NULL;

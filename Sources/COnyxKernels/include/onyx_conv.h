@@ -18,10 +18,11 @@ typedef struct {
     /// Number of parts (<= threads): part p computes output rows [i0[p], i1[p]) x columns [j0[p], j1[p]).
     int parts;
     /// 1: B is packed whole once (onyx_conv2d_pack_part, every part, before any onyx_conv2d_run_part) and
-    /// shared; 0: each part packs its own columns chunk by chunk (step[p] columns at a time, at most `chunk`).
+    /// shared; 0: each part packs its own columns in nchunks[p] near-equal chunks cut at 32-column tiles, of at
+    /// most `chunk` columns.
     int shared;
     size_t chunk;
-    size_t step[ONYX_CONV_MAX_PARTS];
+    size_t nchunks[ONYX_CONV_MAX_PARTS];
     size_t i0[ONYX_CONV_MAX_PARTS], i1[ONYX_CONV_MAX_PARTS], j0[ONYX_CONV_MAX_PARTS], j1[ONYX_CONV_MAX_PARTS];
     /// Shared mode: part p packs B panels [pan0[p], pan1[p]).
     size_t pan0[ONYX_CONV_MAX_PARTS], pan1[ONYX_CONV_MAX_PARTS];
