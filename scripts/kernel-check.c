@@ -32,7 +32,7 @@ static void ref_gemm(size_t m, size_t n, size_t k, const float *a, const float *
 }
 
 static void check_gemm(void) {
-    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}};
+    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}, {25, 49, 300}, {13, 196, 40}, {12, 36, 70}, {30, 20, 17}};
     double worst = 0, worstPacked = 0, worstClip = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];

@@ -559,6 +559,35 @@ static void kernel_avx512_12x16(size_t kc, const float *ap0, const float *ap1, c
     store_tile_avx2(t[0], c, ldc, r0, cols, load, last, i, j, ep);
     if (r1) store_tile_avx2(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
 }
+
+// 12 x (1..4) kernel for the last few columns of a block (N = 49 = 32 + 16 + 1, N = 196 = 6*32 + 4): per k-step
+// the 12 A values are two masked 6-float loads and each column costs two 8-wide FMAs, instead of a whole 16-column
+// tile (12 16-wide FMAs) for one to four useful columns.
+__attribute__((target("avx512f,avx512vl,avx2,fma")))
+static void kernel_avx512_12xn(size_t kc, const float *ap0, const float *ap1, const float *bp0,
+                               float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                               size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 l0 = _mm256_setzero_ps(), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+    const __mmask8 six = 0x3f;
+    for (size_t p = 0; p < kc; p++) {
+        __m256 a = _mm256_maskz_loadu_ps(six, ap0 + p * MR), b = _mm256_maskz_loadu_ps(six, ap1 + p * MR);
+        const float *bv = bp0 + p * NR;
+        __m256 x = _mm256_broadcast_ss(bv);
+        l0 = _mm256_fmadd_ps(a, x, l0); h0 = _mm256_fmadd_ps(b, x, h0);
+        if (cols > 1) { x = _mm256_broadcast_ss(bv + 1); l1 = _mm256_fmadd_ps(a, x, l1); h1 = _mm256_fmadd_ps(b, x, h1); }
+        if (cols > 2) { x = _mm256_broadcast_ss(bv + 2); l2 = _mm256_fmadd_ps(a, x, l2); h2 = _mm256_fmadd_ps(b, x, h2); }
+        if (cols > 3) { x = _mm256_broadcast_ss(bv + 3); l3 = _mm256_fmadd_ps(a, x, l3); h3 = _mm256_fmadd_ps(b, x, h3); }
+    }
+    float col[8][8] __attribute__((aligned(32)));
+    _mm256_store_ps(col[0], l0); _mm256_store_ps(col[1], l1); _mm256_store_ps(col[2], l2); _mm256_store_ps(col[3], l3);
+    _mm256_store_ps(col[4], h0); _mm256_store_ps(col[5], h1); _mm256_store_ps(col[6], h2); _mm256_store_ps(col[7], h3);
+    float t[2][MR * NR] __attribute__((aligned(64)));
+    for (size_t r = 0; r < MR; r++)
+        for (size_t cc = 0; cc < 4; cc++) { t[0][r * NR + cc] = col[cc][r]; t[1][r * NR + cc] = col[4 + cc][r]; }
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    tile_store_scalar(t[0], c, ldc, r0, cols, load, last, i, j, ep);
+    if (r1) tile_store_scalar(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
+}
 #endif
 
 #ifndef ONYX_X86
@@ -606,8 +635,14 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                             size_t rows = ice - ir < 2 * MR ? ice - ir : 2 * MR;
                             size_t ip = ir / MR, ip1 = ip + 1 < mpan ? ip + 1 : ip;
                             const float *ap0 = pa + ip * MR * k + pc * MR, *ap1 = pa + ip1 * MR * k + pc * MR;
-                            if (cols <= NR) kernel_avx512_12x16(kc, ap0, ap1, bp0, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
-                            else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                            float *cp = c + ir * ldc + jr;
+                            if (cols <= 4) kernel_avx512_12xn(kc, ap0, ap1, bp0, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else if (cols <= NR) kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else if (cols <= NR + 4) {
+                                // 17..20 columns: a full 16-column tile and 1..4 single columns (N = 49).
+                                kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, NR, load, last, ir, jr, ep);
+                                kernel_avx512_12xn(kc, ap0, ap1, bp1, cp + NR, ldc, rows, cols - NR, load, last, ir, jr + NR, ep);
+                            } else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
                         }
                     }
                 }
