@@ -444,6 +444,29 @@ static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, floa
     store_tile_avx2(tmp, c, ldc, rows, cols, load, last, i, j, ep);
 }
 
+// 6 x (1..4) AVX2 kernel for the last few columns (N = 49 = 3*16 + 1, N = 196 = 12*16 + 4): one 8-wide FMA per
+// column and k-step instead of a whole 6x16 tile.
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_6xn(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                            size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    for (size_t p = 0; p < kc; p++) {
+        __m256 a = _mm256_maskload_ps(ap + p * MR, six);
+        const float *bv = bp + p * NR;
+        c0 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv), c0);
+        if (cols > 1) c1 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 1), c1);
+        if (cols > 2) c2 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 2), c2);
+        if (cols > 3) c3 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 3), c3);
+    }
+    float col[4][8] __attribute__((aligned(32)));
+    _mm256_store_ps(col[0], c0); _mm256_store_ps(col[1], c1); _mm256_store_ps(col[2], c2); _mm256_store_ps(col[3], c3);
+    float t[MR * NR] __attribute__((aligned(32)));
+    for (size_t r = 0; r < MR; r++)
+        for (size_t cc = 0; cc < 4; cc++) t[r * NR + cc] = col[cc][r];
+    tile_store_scalar(t, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
 int onyx_cpu_has_avx512(void) {
     static int cached = -1;
     if (cached >= 0) return cached;
@@ -666,6 +689,7 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                         const float *ap = pa + (ir / MR) * MR * k + pc * MR;
                         float *cp = c + ir * ldc + jr;
 #ifdef ONYX_X86
+                        if (fast && cols <= 4) { kernel_avx2_6xn(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
                         if (fast) { kernel_avx2_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
 #endif
                         kernel_ref_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep);
