@@ -32,8 +32,8 @@ static void ref_gemm(size_t m, size_t n, size_t k, const float *a, const float *
 }
 
 static void check_gemm(void) {
-    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}};
-    double worst = 0, worstPacked = 0;
+    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}, {25, 49, 300}, {13, 196, 40}, {12, 36, 70}, {30, 20, 17}};
+    double worst = 0, worstPacked = 0, worstClip = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
         float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * n * 4);
@@ -58,10 +58,22 @@ static void check_gemm(void) {
                 double g = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
                 worstPacked = fmax(worstPacked, fabs(c[i * n + j] - g) / sqrt((double)k));
             }
-        free(a); free(b); free(c); free(r); free(pa); free(pb); free(bias);
+        // Per-column bias, a residual and Clip (the in-register epilogue of full AVX-512 tiles).
+        float *res = malloc(m * n * 4);
+        for (size_t i = 0; i < m * n; i++) res[i] = frand();
+        onyx_epilogue ep2 = {bias, 0, res, n, 2, -0.5f, 0.75f};
+        onyx_gemm_packed(m, n, k, pa, pb, c, n, 0, 0, m, 0, n, &ep2);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = r[i * n + j] + bias[j] + res[i * n + j];
+                v = v < -0.5 ? -0.5 : v > 0.75 ? 0.75 : v;
+                worstClip = fmax(worstClip, fabs(c[i * n + j] - v) / sqrt((double)k));
+            }
+        free(a); free(b); free(c); free(r); free(pa); free(pb); free(bias); free(res);
     }
     report("sgemm vs double (err / sqrt(k))", worst, 1e-6);
     report("packed gemm + bias + GELU vs double", worstPacked, 1e-6);
+    report("packed gemm + bias + residual + Clip", worstClip, 1e-6);
 }
 
 typedef struct {
@@ -147,12 +159,82 @@ static void check_rows(void) {
     report("reductions vs double (sums / count)", er, 1e-5);
 }
 
+// im2col packing (onyx_im2col_pack_b: masked-load / gather vector paths and the scalar one) must equal the
+// patch matrix read element by element, and the convolution driver (onyx_conv2d_plan_init / pack_part /
+// run_part, every part run in turn) must equal a double-precision direct convolution for 1..3 parts.
+static const size_t conv_geos[][11] = {   // C H W KH KW sh sw ph pw dh dw
+    {3, 23, 21, 7, 7, 2, 2, 3, 3, 1, 1}, {4, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1}, {5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},
+    {2, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1}, {3, 5, 3, 3, 3, 1, 1, 2, 2, 2, 2}, {2, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1},
+    {3, 9, 11, 2, 3, 3, 1, 0, 2, 1, 2}, {2, 28, 28, 1, 1, 2, 2, 0, 0, 1, 1}, {1, 3, 20, 3, 3, 1, 1, 1, 1, 1, 1},
+    {2, 6, 2, 1, 3, 1, 1, 0, 4, 1, 1}, {8, 30, 30, 1, 1, 1, 1, 0, 0, 1, 1}, {6, 29, 31, 3, 3, 1, 1, 1, 1, 1, 1},
+    {2, 10, 17, 3, 3, 1, 3, 1, 1, 1, 1}, {3, 12, 40, 3, 3, 2, 2, 1, 1, 1, 1}, {2, 9, 9, 3, 3, 2, 2, 0, 0, 2, 2},
+};
+
+static void check_conv(void) {
+    size_t bad = 0;
+    double worst = 0;
+    for (size_t g = 0; g < sizeof conv_geos / sizeof conv_geos[0]; g++) {
+        const size_t *q = conv_geos[g];
+        size_t C = q[0], H = q[1], W = q[2], KH = q[3], KW = q[4], sh = q[5], sw = q[6], ph = q[7], pw = q[8], dh = q[9], dw = q[10];
+        size_t OH = (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1, OW = (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1;
+        size_t K = C * KH * KW, N = OH * OW, M = 13;
+        float *x = malloc(C * H * W * 4), *w = malloc(M * K * 4), *bias = malloc(M * 4), *y = malloc(M * N * 4);
+        for (size_t i = 0; i < C * H * W; i++) x[i] = frand();
+        for (size_t i = 0; i < M * K; i++) w[i] = frand();
+        for (size_t i = 0; i < M; i++) bias[i] = frand();
+        float *d = aligned_alloc(64, ((N + 15) / 16) * 16 * K * 4 + 64);
+        // Packing, in column windows starting at multiples of 16 with ragged ends.
+        for (size_t j0 = 0; j0 < N; j0 += 32) {
+            size_t j1 = j0 + 48 < N ? j0 + 48 : N;
+            onyx_im2col_pack_b(x, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, j0, j1, d);
+            for (size_t j = j0; j < (j1 + 15) / 16 * 16; j++)
+                for (size_t p = 0; p < K; p++) {
+                    size_t c = p / (KH * KW), kh = p / KW % KH, kw = p % KW;
+                    float ref = 0;
+                    long ih = (long)((j / OW) * sh + kh * dh) - (long)ph, iw = (long)((j % OW) * sw + kw * dw) - (long)pw;
+                    if (j < j1 && ih >= 0 && ih < (long)H && iw >= 0 && iw < (long)W) ref = x[c * H * W + ih * W + iw];
+                    if (d[((j - j0) / 16) * 16 * K + p * 16 + (j - j0) % 16] != ref) bad++;
+                }
+        }
+        // The driver with a bias + ReLU epilogue.
+        float *pa = aligned_alloc(64, (onyx_packed_a_size(M, K) * 4 + 63) / 64 * 64);
+        onyx_pack_a(0, M, K, 1.0f, w, K, pa, 0, (M + 5) / 6);
+        for (int threads = 1; threads <= 3; threads++) {
+            onyx_conv_plan plan;
+            onyx_conv2d_plan_init(&plan, M, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, threads);
+            size_t sf = onyx_conv2d_shared_floats(&plan);
+            float *shared = sf ? aligned_alloc(64, (sf * 4 + 63) / 64 * 64) : NULL;
+            for (int p = 0; p < plan.parts; p++) onyx_conv2d_pack_part(&plan, p, x, shared);
+            onyx_epilogue ep = {bias, 1, NULL, 0, 1, 0, 0};
+            for (size_t i = 0; i < M * N; i++) y[i] = NAN;
+            for (int p = 0; p < plan.parts; p++) onyx_conv2d_run_part(&plan, p, x, pa, shared, &ep, y);
+            free(shared);
+            for (size_t o = 0; o < M; o++)
+                for (size_t j = 0; j < N; j++) {
+                    double s = bias[o];
+                    for (size_t p = 0; p < K; p++) {
+                        size_t c = p / (KH * KW), kh = p / KW % KH, kw = p % KW;
+                        long ih = (long)((j / OW) * sh + kh * dh) - (long)ph, iw = (long)((j % OW) * sw + kw * dw) - (long)pw;
+                        if (ih >= 0 && ih < (long)H && iw >= 0 && iw < (long)W) s += (double)w[o * K + p] * x[c * H * W + ih * W + iw];
+                    }
+                    s = s > 0 ? s : 0;
+                    double e = fabs(y[o * N + j] - s) / sqrt((double)K);
+                    worst = isnan(e) ? INFINITY : fmax(worst, e);
+                }
+        }
+        free(x); free(w); free(bias); free(y); free(d); free(pa);
+    }
+    report("im2col packing (wrong elements)", (double)bad, 0);
+    report("conv driver vs direct conv, 1-3 parts", worst, 2e-6);
+}
+
 int main(int argc, char **argv) {
     uint32_t stride = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 65537;
     printf("vector math path: %s\n", onyx_vmath_isa());
     check_gemm();
     check_vmath(stride ? stride : 1);
     check_rows();
+    check_conv();
     printf("%s\n", failures ? "FAILED" : "all checks passed");
     return failures ? 1 : 0;
 }

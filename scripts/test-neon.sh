@@ -13,7 +13,7 @@ done
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 inc=Sources/COnyxKernels/include
-srcs=(Sources/COnyxKernels/gemm.c Sources/COnyxKernels/vmath.c Sources/COnyxKernels/pool.c)
+srcs=(Sources/COnyxKernels/gemm.c Sources/COnyxKernels/conv.c Sources/COnyxKernels/vmath.c Sources/COnyxKernels/pool.c)
 if command -v clang >/dev/null; then
     for f in "${srcs[@]}"; do clang --target=aarch64-linux-gnu -fsyntax-only -Wall -I"$inc" "$f"; done
     echo "clang --target=aarch64-linux-gnu -fsyntax-only: ok"

@@ -40,6 +40,10 @@ int onyx_cpu_has_avx2_fma(void) {
 #define KC 256
 #define MC 120
 #define NC 2048
+// Packed A is read ahead by this many floats (32 k-steps of a 6-row panel): the weights of deep layers (up to
+// 9 MiB in ResNet-50) stream from L3 / memory once per column chunk, faster than the hardware prefetcher fetches
+// them (512x4608x49 convolution: 120 -> 170 GFLOP/s AVX-512, 65 -> 80 AVX2, one thread; benchmarks/conv_shapes.c).
+#define A_PREFETCH 192
 
 static inline float a_at(int t, const float *a, size_t lda, size_t i, size_t p) {
     return t ? a[p * lda + i] : a[i * lda + p];
@@ -401,6 +405,7 @@ static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, floa
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
     size_t p = 0;
     for (; p + 2 <= kc; p += 2) {
+        _mm_prefetch((const char *)(ap + A_PREFETCH), _MM_HINT_T0);
         __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
         __m256 a;
         a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
@@ -439,6 +444,29 @@ static void kernel_avx2_packed(size_t kc, const float *ap, const float *bp, floa
     store_tile_avx2(tmp, c, ldc, rows, cols, load, last, i, j, ep);
 }
 
+// 6 x (1..4) AVX2 kernel for the last few columns (N = 49 = 3*16 + 1, N = 196 = 12*16 + 4): one 8-wide FMA per
+// column and k-step instead of a whole 6x16 tile.
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_6xn(size_t kc, const float *ap, const float *bp, float *c, size_t ldc, size_t rows,
+                            size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    for (size_t p = 0; p < kc; p++) {
+        __m256 a = _mm256_maskload_ps(ap + p * MR, six);
+        const float *bv = bp + p * NR;
+        c0 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv), c0);
+        if (cols > 1) c1 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 1), c1);
+        if (cols > 2) c2 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 2), c2);
+        if (cols > 3) c3 = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bv + 3), c3);
+    }
+    float col[4][8] __attribute__((aligned(32)));
+    _mm256_store_ps(col[0], c0); _mm256_store_ps(col[1], c1); _mm256_store_ps(col[2], c2); _mm256_store_ps(col[3], c3);
+    float t[MR * NR] __attribute__((aligned(32)));
+    for (size_t r = 0; r < MR; r++)
+        for (size_t cc = 0; cc < 4; cc++) t[r * NR + cc] = col[cc][r];
+    tile_store_scalar(t, c, ldc, rows, cols, load, last, i, j, ep);
+}
+
 int onyx_cpu_has_avx512(void) {
     static int cached = -1;
     if (cached >= 0) return cached;
@@ -462,6 +490,7 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
     for (size_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(bp0 + p * NR), b1 = _mm512_load_ps(bp1 + p * NR);
         const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        if ((p & 1) == 0) { _mm_prefetch((const char *)(x + A_PREFETCH), _MM_HINT_T0); _mm_prefetch((const char *)(y + A_PREFETCH), _MM_HINT_T0); }
         __m512 a;
         a = _mm512_set1_ps(x[0]); a00 = _mm512_fmadd_ps(a, b0, a00); a01 = _mm512_fmadd_ps(a, b1, a01);
         a = _mm512_set1_ps(x[1]); a10 = _mm512_fmadd_ps(a, b0, a10); a11 = _mm512_fmadd_ps(a, b1, a11);
@@ -475,6 +504,32 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
         a = _mm512_set1_ps(y[3]); a90 = _mm512_fmadd_ps(a, b0, a90); a91 = _mm512_fmadd_ps(a, b1, a91);
         a = _mm512_set1_ps(y[4]); aa0 = _mm512_fmadd_ps(a, b0, aa0); aa1 = _mm512_fmadd_ps(a, b1, aa1);
         a = _mm512_set1_ps(y[5]); ab0 = _mm512_fmadd_ps(a, b0, ab0); ab1 = _mm512_fmadd_ps(a, b1, ab1);
+    }
+    // Full tile with no or a simple epilogue (bias, residual, ReLU / Clip): finished in registers.
+    if (rows == 2 * MR && cols == 2 * NR && (!last || !ep || ep->act <= 2)) {
+        const onyx_epilogue *e = last ? ep : NULL;
+        __m512 lo = _mm512_set1_ps(e && e->act == 2 ? e->p0 : 0.0f), hi = _mm512_set1_ps(e && e->act == 2 ? e->p1 : 0.0f);
+#define ROW512(r, x0, x1) do { \
+            float *cr = c + (r) * ldc; \
+            __m512 v0 = x0, v1 = x1; \
+            if (load) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + NR)); } \
+            if (e) { \
+                if (e->bias) { \
+                    if (e->bias_per_row) { __m512 bv = _mm512_set1_ps(e->bias[i + (r)]); v0 = _mm512_add_ps(v0, bv); v1 = _mm512_add_ps(v1, bv); } \
+                    else { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(e->bias + j)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(e->bias + j + NR)); } \
+                } \
+                if (e->res) { const float *rr = e->res + (i + (r)) * e->ldr + j; \
+                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rr)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rr + NR)); } \
+                if (e->act == 1) { v0 = _mm512_max_ps(v0, _mm512_setzero_ps()); v1 = _mm512_max_ps(v1, _mm512_setzero_ps()); } \
+                else if (e->act == 2) { v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi); v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi); } \
+            } \
+            _mm512_storeu_ps(cr, v0); _mm512_storeu_ps(cr + NR, v1); \
+        } while (0)
+        ROW512(0, a00, a01); ROW512(1, a10, a11); ROW512(2, a20, a21); ROW512(3, a30, a31);
+        ROW512(4, a40, a41); ROW512(5, a50, a51); ROW512(6, a60, a61); ROW512(7, a70, a71);
+        ROW512(8, a80, a81); ROW512(9, a90, a91); ROW512(10, aa0, aa1); ROW512(11, ab0, ab1);
+#undef ROW512
+        return;
     }
     float t[4][MR * NR] __attribute__((aligned(64)));
     _mm512_store_ps(t[0] + 0 * NR, a00); _mm512_store_ps(t[1] + 0 * NR, a01);
@@ -497,6 +552,64 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
         store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
         if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
     }
+}
+
+// 12x16 variant for a last column block of at most 16 columns (e.g. 196 = 6*32 + 4 output positions: 208
+// columns computed instead of 224).
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_12x16(size_t kc, const float *ap0, const float *ap1, const float *bp0,
+                                float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                                size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    __m512 a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
+    __m512 a8 = _mm512_setzero_ps(), a9 = _mm512_setzero_ps(), aa = _mm512_setzero_ps(), ab = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp0 + p * NR);
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[0]), b0, a0); a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[1]), b0, a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[2]), b0, a2); a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[3]), b0, a3);
+        a4 = _mm512_fmadd_ps(_mm512_set1_ps(x[4]), b0, a4); a5 = _mm512_fmadd_ps(_mm512_set1_ps(x[5]), b0, a5);
+        a6 = _mm512_fmadd_ps(_mm512_set1_ps(y[0]), b0, a6); a7 = _mm512_fmadd_ps(_mm512_set1_ps(y[1]), b0, a7);
+        a8 = _mm512_fmadd_ps(_mm512_set1_ps(y[2]), b0, a8); a9 = _mm512_fmadd_ps(_mm512_set1_ps(y[3]), b0, a9);
+        aa = _mm512_fmadd_ps(_mm512_set1_ps(y[4]), b0, aa); ab = _mm512_fmadd_ps(_mm512_set1_ps(y[5]), b0, ab);
+    }
+    float t[2][MR * NR] __attribute__((aligned(64)));
+    _mm512_store_ps(t[0] + 0 * NR, a0); _mm512_store_ps(t[0] + 1 * NR, a1); _mm512_store_ps(t[0] + 2 * NR, a2);
+    _mm512_store_ps(t[0] + 3 * NR, a3); _mm512_store_ps(t[0] + 4 * NR, a4); _mm512_store_ps(t[0] + 5 * NR, a5);
+    _mm512_store_ps(t[1] + 0 * NR, a6); _mm512_store_ps(t[1] + 1 * NR, a7); _mm512_store_ps(t[1] + 2 * NR, a8);
+    _mm512_store_ps(t[1] + 3 * NR, a9); _mm512_store_ps(t[1] + 4 * NR, aa); _mm512_store_ps(t[1] + 5 * NR, ab);
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    store_tile_avx2(t[0], c, ldc, r0, cols, load, last, i, j, ep);
+    if (r1) store_tile_avx2(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
+}
+
+// 12 x (1..4) kernel for the last few columns of a block (N = 49 = 32 + 16 + 1, N = 196 = 6*32 + 4): per k-step
+// the 12 A values are two masked 6-float loads and each column costs two 8-wide FMAs, instead of a whole 16-column
+// tile (12 16-wide FMAs) for one to four useful columns.
+__attribute__((target("avx512f,avx512vl,avx2,fma")))
+static void kernel_avx512_12xn(size_t kc, const float *ap0, const float *ap1, const float *bp0,
+                               float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                               size_t i, size_t j, const onyx_epilogue *ep) {
+    __m256 l0 = _mm256_setzero_ps(), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+    const __mmask8 six = 0x3f;
+    for (size_t p = 0; p < kc; p++) {
+        __m256 a = _mm256_maskz_loadu_ps(six, ap0 + p * MR), b = _mm256_maskz_loadu_ps(six, ap1 + p * MR);
+        const float *bv = bp0 + p * NR;
+        __m256 x = _mm256_broadcast_ss(bv);
+        l0 = _mm256_fmadd_ps(a, x, l0); h0 = _mm256_fmadd_ps(b, x, h0);
+        if (cols > 1) { x = _mm256_broadcast_ss(bv + 1); l1 = _mm256_fmadd_ps(a, x, l1); h1 = _mm256_fmadd_ps(b, x, h1); }
+        if (cols > 2) { x = _mm256_broadcast_ss(bv + 2); l2 = _mm256_fmadd_ps(a, x, l2); h2 = _mm256_fmadd_ps(b, x, h2); }
+        if (cols > 3) { x = _mm256_broadcast_ss(bv + 3); l3 = _mm256_fmadd_ps(a, x, l3); h3 = _mm256_fmadd_ps(b, x, h3); }
+    }
+    float col[8][8] __attribute__((aligned(32)));
+    _mm256_store_ps(col[0], l0); _mm256_store_ps(col[1], l1); _mm256_store_ps(col[2], l2); _mm256_store_ps(col[3], l3);
+    _mm256_store_ps(col[4], h0); _mm256_store_ps(col[5], h1); _mm256_store_ps(col[6], h2); _mm256_store_ps(col[7], h3);
+    float t[2][MR * NR] __attribute__((aligned(64)));
+    for (size_t r = 0; r < MR; r++)
+        for (size_t cc = 0; cc < 4; cc++) { t[0][r * NR + cc] = col[cc][r]; t[1][r * NR + cc] = col[4 + cc][r]; }
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    tile_store_scalar(t[0], c, ldc, r0, cols, load, last, i, j, ep);
+    if (r1) tile_store_scalar(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
 }
 #endif
 
@@ -545,7 +658,14 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                             size_t rows = ice - ir < 2 * MR ? ice - ir : 2 * MR;
                             size_t ip = ir / MR, ip1 = ip + 1 < mpan ? ip + 1 : ip;
                             const float *ap0 = pa + ip * MR * k + pc * MR, *ap1 = pa + ip1 * MR * k + pc * MR;
-                            kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, c + ir * ldc + jr, ldc, rows, cols, load, last, ir, jr, ep);
+                            float *cp = c + ir * ldc + jr;
+                            if (cols <= 4) kernel_avx512_12xn(kc, ap0, ap1, bp0, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else if (cols <= NR) kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else if (cols <= NR + 4) {
+                                // 17..20 columns: a full 16-column tile and 1..4 single columns (N = 49).
+                                kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, NR, load, last, ir, jr, ep);
+                                kernel_avx512_12xn(kc, ap0, ap1, bp1, cp + NR, ldc, rows, cols - NR, load, last, ir, jr + NR, ep);
+                            } else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
                         }
                     }
                 }
@@ -569,6 +689,7 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                         const float *ap = pa + (ir / MR) * MR * k + pc * MR;
                         float *cp = c + ir * ldc + jr;
 #ifdef ONYX_X86
+                        if (fast && cols <= 4) { kernel_avx2_6xn(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
                         if (fast) { kernel_avx2_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep); continue; }
 #endif
                         kernel_ref_packed(kc, ap, bp, cp, ldc, rows, cols, load, last, ir, jr, ep);
@@ -739,11 +860,228 @@ void onyx_dwconv2d(const float *x, const float *w, const float *bias, const floa
 
 // im2col fused with B packing for 2-D convolution: writes output-position columns [j0, j1) (j0 a multiple of 16)
 // of one image's (C*KH*KW) x (OH*OW) patch matrix as 16-column panels, first panel at dst.
+//
+// Vector path (AVX-512 / AVX2): the 16 columns of a panel are output positions in a few output rows. Per
+// kernel tap (kh, kw), each row's columns read one input row at a fixed stride, and which of them fall inside
+// the image depends only on the tap, not on the channel. So per tap each row becomes a segment (a base offset
+// and a lane mask, found arithmetically), and every channel's 16 values are then read with one or two masked
+// loads per segment (stride 1; stride 2 adds one permute), or one masked gather (other strides, or more than
+// three output rows in a panel), out-of-image lanes loading zero.
+#ifdef ONYX_X86
+#define IM2COL_SEGS 3
+typedef struct {
+    int nrow;                        // output rows the panel's columns span (<= NR)
+    long oh[NR], ow0[NR];            // row r: output row, output column of its first lane
+    int q0[NR], q1[NR];              // row r: lanes [q0, q1)
+} im2col_rows;
+typedef struct {
+    int nseg;                        // segments with at least one valid lane
+    long base[NR];                   // segment s: lane q reads plane[base[s] + stride * q]
+    uint32_t segmask[NR];
+    uint32_t mask;                   // all valid lanes
+} im2col_tap;
+
+static void im2col_panel_rows(im2col_rows *r, size_t jp, size_t cols, size_t OW) {
+    r->nrow = 0;
+    size_t q = 0;
+    while (q < cols) {
+        size_t j = jp + q, oh = j / OW, ow = j % OW;
+        size_t len = OW - ow < cols - q ? OW - ow : cols - q;
+        r->oh[r->nrow] = (long)oh; r->ow0[r->nrow] = (long)ow;
+        r->q0[r->nrow] = (int)q; r->q1[r->nrow] = (int)(q + len);
+        r->nrow++;
+        q += len;
+    }
+}
+
+// Segments of tap (dy, dx) = (kh*dh, kw*dw).
+static void im2col_describe(im2col_tap *t, const im2col_rows *r, long H, long W, long sh, long sw, long ph, long pw,
+                            long dy, long dx) {
+    t->nseg = 0; t->mask = 0;
+    for (int i = 0; i < r->nrow; i++) {
+        long ih = r->oh[i] * sh - ph + dy;
+        if (ih < 0 || ih >= H) continue;
+        long len = r->q1[i] - r->q0[i];
+        long i0 = r->ow0[i] * sw - pw + dx;            // input column of the row's first lane; lane t: i0 + t*sw
+        long lo = i0 >= 0 ? 0 : (-i0 + sw - 1) / sw;
+        long hi = i0 > W - 1 ? -1 : (W - 1 - i0) / sw;  // last valid t
+        if (hi > len - 1) hi = len - 1;
+        if (lo > hi) continue;
+        uint32_t m = (uint32_t)(((1ull << (hi + 1)) - 1) & ~((1ull << lo) - 1)) << r->q0[i];
+        t->base[t->nseg] = ih * W + i0 - sw * r->q0[i];
+        t->segmask[t->nseg] = m;
+        t->mask |= m;
+        t->nseg++;
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void im2col_pack_avx512(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                               size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                               size_t j0, size_t j1, float *dst) {
+    (void)OH;
+    size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        im2col_rows rows;
+        im2col_panel_rows(&rows, jp, cols, OW);
+        for (size_t kh = 0; kh < KH; kh++) {
+            for (size_t kw = 0; kw < KW; kw++) {
+                im2col_tap t;
+                im2col_describe(&t, &rows, (long)H, (long)W, (long)sh, (long)sw, (long)ph, (long)pw,
+                                (long)(kh * dh), (long)(kw * dw));
+                float *out = d + (kh * KW + kw) * NR;
+                const float *xc = x;
+                size_t os = taps * NR;
+                if (t.nseg == 0) {
+                    for (size_t c = 0; c < C; c++) _mm512_store_ps(out + c * os, _mm512_setzero_ps());
+                } else if (sw == 1 && t.nseg == 1) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0];
+                    for (size_t c = 0; c < C; c++, xc += plane)
+                        _mm512_store_ps(out + c * os, _mm512_maskz_loadu_ps(m0, xc + t.base[0]));
+                } else if (sw == 1 && t.nseg == 2) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
+                        v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
+                        _mm512_store_ps(out + c * os, v);
+                    }
+                } else if (sw == 1 && t.nseg == 3) {
+                    __mmask16 m0 = (__mmask16)t.segmask[0], m1 = (__mmask16)t.segmask[1], m2 = (__mmask16)t.segmask[2];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_maskz_loadu_ps(m0, xc + t.base[0]);
+                        v = _mm512_mask_loadu_ps(v, m1, xc + t.base[1]);
+                        v = _mm512_mask_loadu_ps(v, m2, xc + t.base[2]);
+                        _mm512_store_ps(out + c * os, v);
+                    }
+                } else if (sw == 2 && t.nseg <= 2) {
+                    // Lane q of a segment reads element 2q of the 32 floats at base: two masked loads (even
+                    // elements of the lanes in the segment) and one permute of the even elements.
+                    __mmask16 lo[2], hi[2], sm[2];
+                    for (int g = 0; g < 2; g++) {
+                        uint32_t m = g < t.nseg ? t.segmask[g] : 0, l = 0, h = 0;
+                        for (int q = 0; q < 8; q++) { if (m >> q & 1) l |= 1u << (2 * q); if (m >> (q + 8) & 1) h |= 1u << (2 * q); }
+                        lo[g] = (__mmask16)l; hi[g] = (__mmask16)h; sm[g] = (__mmask16)m;
+                    }
+                    long b0 = t.base[0], b1 = t.nseg > 1 ? t.base[1] : t.base[0];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo[0], xc + b0), evens,
+                                                          _mm512_maskz_loadu_ps(hi[0], xc + b0 + 16));
+                        if (t.nseg > 1)
+                            v = _mm512_mask_mov_ps(v, sm[1], _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo[1], xc + b1), evens,
+                                                                                    _mm512_maskz_loadu_ps(hi[1], xc + b1 + 16)));
+                        _mm512_store_ps(out + c * os, v);
+                    }
+                } else {
+                    __m512i idx = _mm512_setzero_si512();
+                    __m512i step = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int)sw));
+                    for (int g = 0; g < t.nseg; g++)
+                        idx = _mm512_mask_mov_epi32(idx, (__mmask16)t.segmask[g], _mm512_add_epi32(step, _mm512_set1_epi32((int)t.base[g])));
+                    __mmask16 m = (__mmask16)t.mask;
+                    for (size_t c = 0; c < C; c++, xc += plane)
+                        _mm512_store_ps(out + c * os, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xc, 4));
+                }
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void im2col_pack_avx2(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
+                             size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
+                             size_t j0, size_t j1, float *dst) {
+    (void)OH;
+    size_t k = C * KH * KW, taps = KH * KW, plane = H * W;
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    for (size_t jp = j0; jp < j1; jp += NR) {
+        float *d = dst + ((jp - j0) / NR) * NR * k;
+        size_t cols = j1 - jp < NR ? j1 - jp : NR;
+        im2col_rows rows;
+        im2col_panel_rows(&rows, jp, cols, OW);
+        for (size_t kh = 0; kh < KH; kh++) {
+            for (size_t kw = 0; kw < KW; kw++) {
+                im2col_tap t;
+                im2col_describe(&t, &rows, (long)H, (long)W, (long)sh, (long)sw, (long)ph, (long)pw,
+                                (long)(kh * dh), (long)(kw * dw));
+                float *out = d + (kh * KW + kw) * NR;
+                const float *xc = x;
+                size_t os = taps * NR;
+                // Lane masks of 8-lane halves: all-ones where the bit of the 16-lane mask is set.
+#define HALF_MASK(m, h) _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)(((m) >> (8 * (h))) & 0xff)), bit), bit)
+                if (t.nseg == 0) {
+                    for (size_t c = 0; c < C; c++) {
+                        _mm256_store_ps(out + c * os, _mm256_setzero_ps());
+                        _mm256_store_ps(out + c * os + 8, _mm256_setzero_ps());
+                    }
+                } else if (sw == 1 && t.nseg <= 2) {
+                    uint32_t s1 = t.nseg > 1 ? t.segmask[1] : 0;
+                    __m256i a0 = HALF_MASK(t.segmask[0], 0), a1 = HALF_MASK(t.segmask[0], 1);
+                    __m256i b0 = HALF_MASK(s1, 0), b1 = HALF_MASK(s1, 1);
+                    long o0 = t.base[0], o1 = t.nseg > 1 ? t.base[1] : t.base[0];
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m256 lo = _mm256_or_ps(_mm256_maskload_ps(xc + o0, a0), _mm256_maskload_ps(xc + o1, b0));
+                        __m256 hi = _mm256_or_ps(_mm256_maskload_ps(xc + o0 + 8, a1), _mm256_maskload_ps(xc + o1 + 8, b1));
+                        _mm256_store_ps(out + c * os, lo);
+                        _mm256_store_ps(out + c * os + 8, hi);
+                    }
+                } else if (sw == 2 && t.nseg <= 2) {
+                    // Lane q of a segment reads element 2q from base: per 8-lane half, two masked loads of 8
+                    // consecutive floats (only the even elements of the segment's lanes), then the even elements
+                    // gathered by one shuffle and one cross-lane permute; the segments' lanes are disjoint (OR).
+                    __m256i em[2][4];
+                    long bs[2] = {t.base[0], t.nseg > 1 ? t.base[1] : t.base[0]};
+                    for (int g = 0; g < 2; g++) {
+                        uint32_t m = g < t.nseg ? t.segmask[g] : 0, e = 0;
+                        for (int q = 0; q < NR; q++) if (m >> q & 1) e |= 1u << (2 * q);
+                        for (int h = 0; h < 4; h++) em[g][h] = HALF_MASK(e, h);
+                    }
+#define EVENS(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8))
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        __m256 lo = EVENS(_mm256_maskload_ps(xc + bs[0], em[0][0]), _mm256_maskload_ps(xc + bs[0] + 8, em[0][1]));
+                        __m256 hi = EVENS(_mm256_maskload_ps(xc + bs[0] + 16, em[0][2]), _mm256_maskload_ps(xc + bs[0] + 24, em[0][3]));
+                        if (t.nseg > 1) {
+                            lo = _mm256_or_ps(lo, EVENS(_mm256_maskload_ps(xc + bs[1], em[1][0]), _mm256_maskload_ps(xc + bs[1] + 8, em[1][1])));
+                            hi = _mm256_or_ps(hi, EVENS(_mm256_maskload_ps(xc + bs[1] + 16, em[1][2]), _mm256_maskload_ps(xc + bs[1] + 24, em[1][3])));
+                        }
+                        _mm256_store_ps(out + c * os, lo);
+                        _mm256_store_ps(out + c * os + 8, hi);
+                    }
+#undef EVENS
+                } else {
+                    int32_t idx[NR] __attribute__((aligned(32)));
+                    for (int q = 0; q < NR; q++) idx[q] = 0;
+                    for (int g = 0; g < t.nseg; g++)
+                        for (int q = 0; q < NR; q++)
+                            if (t.segmask[g] >> q & 1) idx[q] = (int32_t)(t.base[g] + (long)sw * q);
+                    __m256i i0 = _mm256_load_si256((const __m256i *)idx), i1 = _mm256_load_si256((const __m256i *)(idx + 8));
+                    __m256 m0 = _mm256_castsi256_ps(HALF_MASK(t.mask, 0)), m1 = _mm256_castsi256_ps(HALF_MASK(t.mask, 1));
+                    for (size_t c = 0; c < C; c++, xc += plane) {
+                        _mm256_store_ps(out + c * os, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i0, m0, 4));
+                        _mm256_store_ps(out + c * os + 8, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xc, i1, m1, 4));
+                    }
+                }
+#undef HALF_MASK
+            }
+        }
+    }
+}
+#endif
+
 void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                         size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                         size_t j0, size_t j1, float *dst) {
     size_t k = C * KH * KW, n = OH * OW;
     if (j1 > n) j1 = n;
+#ifdef ONYX_X86
+    // The vector packers index a plane with int32 offsets and write whole aligned 16-float rows.
+    if (H * W < ((size_t)1 << 30) && ((uintptr_t)dst & 63) == 0) {
+        if (onyx_cpu_has_avx512()) { im2col_pack_avx512(x, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, j0, j1, dst); return; }
+        if (onyx_cpu_has_avx2_fma()) { im2col_pack_avx2(x, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, j0, j1, dst); return; }
+    }
+#endif
     for (size_t jp = j0; jp < j1; jp += NR) {
         float *d = dst + ((jp - j0) / NR) * NR * k;
         long ih0[NR], iw0[NR];

@@ -61,4 +61,7 @@ void onyx_dwconv2d(const float *x, const float *w, const float *bias, const floa
                    size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                    size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1);
 
+// The convolution driver (conv.c) uses onyx_epilogue, so its header comes after the declarations above.
+#include "onyx_conv.h"
+
 #endif

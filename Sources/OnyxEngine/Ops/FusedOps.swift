@@ -230,60 +230,73 @@ extension FusedConvOp {
                     spec: FusedActivationSpec, ctx: RunContext, only: (img: Int, group: Int)?) throws {
         let groups = group, cg = cIn / groups, mg = m / groups
         let os = g.outputSize, isz = g.inputSize, kdim = cg * g.kernelSize
-        let geo: [Int] = direct ? [] : [g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
-                                         g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1]]
-        @Sendable func pack(_ x: UnsafePointer<Float>, _ j0: Int, _ j1: Int, _ dst: UnsafeMutablePointer<Float>) {
-            if direct {
-                onyx_pack_b(0, kdim, j1 - j0, x + j0, os, dst, 0, (j1 - j0 + 15) / 16)
-            } else {
-                onyx_im2col_pack_b(x, cg, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], geo[6], geo[7], geo[8], geo[9],
-                                   geo[10], geo[11], j0, j1, dst)
-            }
+        // The split across threads and the chunking through cache are chosen in C (conv.c): one plan per call.
+        let plan = ConvPlan()
+        if direct && g.kernel.count != 2 {
+            // 1x1 of any rank: the image is already the k x n patch matrix.
+            onyx_conv2d_plan_init(plan.p, mg, cg, 1, isz, 1, os, 1, 1, 1, 1, 0, 0, 1, 1, Int32(ctx.threads))
+        } else {
+            onyx_conv2d_plan_init(plan.p, mg, cg, g.input[0], g.input[1], g.output[0], g.output[1], g.kernel[0], g.kernel[1],
+                                  g.strides[0], g.strides[1], g.padBegin[0], g.padBegin[1], g.dilations[0], g.dilations[1],
+                                  Int32(ctx.threads))
         }
-        let chunk = 192
-        let nChunks = (os + chunk - 1) / chunk
+        let parts = Int(plan.p.pointee.parts)
+        let sharedFloats = onyx_conv2d_shared_floats(plan.p)
+        let shared = sharedFloats > 0 ? UnsafeMutableRawPointer.allocate(byteCount: sharedFloats * 4, alignment: 64) : nil
+        defer { shared?.deallocate() }
+        let sp = FusedMutPtr(p: shared?.assumingMemoryBound(to: Float.self) ?? yp)
+        let hasShared = shared != nil
+        // One part per thread (parts <= threads): a large cost keeps parallelFor from merging them.
+        let run = RunContext(threads: parts, pool: ctx.pool)
+        // Each part records a failed allocation in its own slot.
+        let status = FusedStatus(parts)
         for img in only.map({ [$0.img] }) ?? Array(0..<n) {
             for gi in only.map({ [$0.group] }) ?? Array(0..<groups) {
-                let xg = xp + (img * cIn + gi * cg) * isz
-                let yg = yp + (img * m + gi * mg) * os
-                let zg = zp.map { $0 + (img * m + gi * mg) * os }
-                let bg = bp.map { $0 + gi * mg }
+                let xs = FusedPtr(p: xp + (img * cIn + gi * cg) * isz)
+                let ys = FusedMutPtr(p: yp + (img * m + gi * mg) * os)
+                let zs = FusedPtr(p: zp.map { $0 + (img * m + gi * mg) * os })
+                let bs = FusedPtr(p: bp.map { $0 + gi * mg })
                 guard let a = packed?[gi] ?? wp.map({ PackedMatrix(a: $0 + gi * mg * kdim, transposed: false, m: mg, k: kdim, lda: kdim) }) else {
                     throw KernelError("FusedConv: weights missing")
                 }
-                if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
-                    let xs = FusedPtr(p: xg), ys = FusedMutPtr(p: yg), zs = FusedPtr(p: zg), bs = FusedPtr(p: bg)
-                    ctx.parallelFor(nChunks, cost: mg * kdim * chunk) { range in
+                if hasShared {
+                    run.parallelFor(parts, cost: 1 << 20) { r in
                         guard let x = xs.p else { return }
-                        let buf = UnsafeMutableRawPointer.allocate(byteCount: onyx_packed_b_size(kdim, chunk) * 4, alignment: 64)
-                        defer { buf.deallocate() }
-                        let dst = buf.assumingMemoryBound(to: Float.self)
-                        for ch in range {
-                            let j0 = ch * chunk, j1 = min(os, j0 + chunk)
-                            pack(x, j0, j1, dst)
-                            var e = onyx_epilogue(bias: bs.p, bias_per_row: 1, res: zs.p.map { $0 + j0 }, ldr: os,
-                                                  act: spec.act.rawValue, p0: spec.p0, p1: spec.p1)
-                            onyx_gemm_packed(mg, j1 - j0, kdim, a.pointer, dst, ys.p + j0, os, 0, 0, mg, 0, j1 - j0, &e)
-                        }
+                        for part in r { onyx_conv2d_pack_part(plan.p, Int32(part), x, sp.p) }
                     }
-                } else {
-                    let panels = (os + 15) / 16
-                    let buf = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_packed_b_size(kdim, os), 1) * 4, alignment: 64)
-                    defer { buf.deallocate() }
-                    let dst = buf.assumingMemoryBound(to: Float.self)
-                    let xs = FusedPtr(p: xg), ds = FusedMutPtr(p: dst)
-                    ctx.parallelFor(panels, cost: 16 * kdim) { r in
-                        guard let x = xs.p else { return }
-                        pack(x, r.lowerBound * 16, min(os, r.upperBound * 16), ds.p + r.lowerBound * 16 * kdim)
-                    }
-                    let ep = GemmEpilogue(bias: bg, biasPerRow: true, residual: zg, ldr: os,
-                                          activation: spec.act, p0: spec.p0, p1: spec.p1)
-                    SGEMM.run(m: mg, n: os, k: kdim, a: .packed(a), b: .prepacked(UnsafePointer(dst)), c: yg, ldc: os,
-                              epilogue: ep, threads: ctx.threads, pool: ctx.pool)
                 }
+                let act = spec
+                run.parallelFor(parts, cost: 1 << 20) { r in
+                    guard let x = xs.p else { return }
+                    var e = onyx_epilogue(bias: bs.p, bias_per_row: 1, res: zs.p, ldr: os, act: act.act.rawValue, p0: act.p0, p1: act.p1)
+                    for part in r {
+                        status.p[part] |= onyx_conv2d_run_part(plan.p, Int32(part), x, a.pointer, hasShared ? UnsafePointer(sp.p) : nil, &e, ys.p)
+                    }
+                }
+                withExtendedLifetime(a) {}
             }
         }
+        withExtendedLifetime(plan) {}
+        if status.failed { throw KernelError("FusedConv: out of memory for a packing buffer") }
     }
+}
+
+/// A convolution plan (onyx_conv_plan) on the heap, shared read-only by the parts of one call.
+/// Safety of `@unchecked Sendable`: written only by onyx_conv2d_plan_init before any part runs, read-only after.
+final class ConvPlan: @unchecked Sendable {
+    let p: UnsafeMutablePointer<onyx_conv_plan>
+    init() { p = .allocate(capacity: 1); p.initialize(to: onyx_conv_plan()) }
+    deinit { p.deallocate() }
+}
+
+/// One status word per part (0 = ok), read after the parts finished.
+/// Safety of `@unchecked Sendable`: part i writes only slot i; the slots are read after parallelFor has joined.
+final class FusedStatus: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Int32>
+    let count: Int
+    init(_ n: Int) { count = max(n, 1); p = .allocate(capacity: count); p.initialize(repeating: 0, count: count) }
+    deinit { p.deallocate() }
+    var failed: Bool { (0..<count).contains { p[$0] != 0 } }
 }
 
 extension FusedActivationSpec {
