@@ -208,6 +208,34 @@ static void check_pool(void) {
     report("per-channel affine + activation vs double", ea, 1e-6);
 }
 
+// 3x3 depthwise convolution, stride 1 and 2 (the padded-plane paths) and stride 3 (the general one), vs double.
+static void check_dwconv(void) {
+    long cases[][5] = {{9, 9, 1, 1, 2}, {8, 10, 1, 1, 2}, {7, 7, 0, 0, 2}, {11, 6, 2, 2, 2}, {5, 13, 1, 0, 2}, {56, 56, 1, 1, 2},
+                       {1, 1, 1, 1, 2}, {12, 17, 1, 1, 1}, {10, 10, 1, 1, 3}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        long C = 3, H = cases[c][0], W = cases[c][1], P = cases[c][2], Q = cases[c][3], S = cases[c][4];
+        long OH = (H + 2 * P - 3) / S + 1, OW = (W + 2 * Q - 3) / S + 1;
+        float *x = malloc(C * H * W * 4), *y = malloc(C * OH * OW * 4), w[27], b[3] = {0.1f, -0.2f, 0.3f};
+        for (long i = 0; i < C * H * W; i++) x[i] = frand();
+        for (long i = 0; i < 27; i++) w[i] = frand();
+        onyx_dwconv2d(x, w, b, NULL, y, 0, C, H, W, OH, OW, 3, 3, S, S, P, Q, 1, 1, 0, 0, 0);
+        for (long ch = 0; ch < C; ch++)
+            for (long oh = 0; oh < OH; oh++)
+                for (long ow = 0; ow < OW; ow++) {
+                    double s = b[ch];
+                    for (long kh = 0; kh < 3; kh++)
+                        for (long kw = 0; kw < 3; kw++) {
+                            long ih = oh * S + kh - P, iw = ow * S + kw - Q;
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += (double)w[ch * 9 + kh * 3 + kw] * x[(ch * H + ih) * W + iw];
+                        }
+                    worst = fmax(worst, fabs(s - y[(ch * OH + oh) * OW + ow]));
+                }
+        free(x); free(y);
+    }
+    report("depthwise 3x3 convolution vs double", worst, 1e-5);
+}
+
 int main(int argc, char **argv) {
     uint32_t stride = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 65537;
     printf("vector math path: %s\n", onyx_vmath_isa());
@@ -215,6 +243,7 @@ int main(int argc, char **argv) {
     check_vmath(stride ? stride : 1);
     check_rows();
     check_pool();
+    check_dwconv();
     printf("%s\n", failures ? "FAILED" : "all checks passed");
     return failures ? 1 : 0;
 }

@@ -113,8 +113,9 @@ extension GraphOptimizer {
         case ("Sub", 0): return (x, ones, v.map { -$0 }, false)
         case ("Sub", _): return (x, ones.map { -$0 }, v, false)
         case ("Div", 0):
-            guard v.allSatisfy({ $0 != 0 && $0.isFinite }) else { return nil }
-            return (x, v.map { 1 / $0 }, zeros, false)
+            let r = v.map { 1 / $0 }
+            guard r.allSatisfy({ $0.isFinite && $0 != 0 }) else { return nil }
+            return (x, r, zeros, false)
         default: return nil
         }
     }
