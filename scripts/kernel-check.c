@@ -1,4 +1,4 @@
-// Portable check of the C kernels (gemm.c, vmath.c) against double-precision references, for architectures the
+// Portable check of the C kernels (gemm.c, vmath.c, pool.c) against double-precision references, for architectures the
 // Swift tests cannot run on: scripts/test-neon.sh builds it for aarch64 and runs it under qemu-aarch64 (NEON paths,
 // then ONYX_ISA=scalar for the portable ones). It also builds and runs natively (AVX2 paths on x86-64).
 // Exit status 0 when every check passes; one line per check on stdout.
@@ -228,6 +228,95 @@ static void check_conv(void) {
     report("conv driver vs direct conv, 1-3 parts", worst, 2e-6);
 }
 
+// Naive pooling reference over one plane (double sums), the ONNX definition: taps outside the input are skipped;
+// average divides by the in-bounds count, or by the count within the padded extent when count_include_pad.
+static void ref_pool(const float *x, double *y, long H, long W, long OH, long OW, long K, long S, long P, long padEnd,
+                     int average, int cip) {
+    for (long oh = 0; oh < OH; oh++)
+        for (long ow = 0; ow < OW; ow++) {
+            double acc = average ? 0 : -INFINITY;
+            long n = 0, np = 0;
+            for (long kh = 0; kh < K; kh++)
+                for (long kw = 0; kw < K; kw++) {
+                    long ih = oh * S + kh - P, iw = ow * S + kw - P;
+                    if (ih >= -P && ih < H + padEnd && iw >= -P && iw < W + padEnd) np++;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    double v = x[ih * W + iw];
+                    acc = average ? acc + v : fmax(acc, v);
+                    n++;
+                }
+            y[oh * OW + ow] = average ? acc / (double)(cip ? np : n) : acc;
+        }
+}
+
+static void check_pool(void) {
+    // (H, W, kernel, stride, pad): SqueezeNet's 3x3 s2, DenseNet's 2x2 s2, ShuffleNet's padded 3x3 s2, stride 1.
+    long cases[][5] = {{23, 37, 3, 2, 0}, {16, 16, 2, 2, 0}, {15, 29, 3, 2, 1}, {9, 40, 3, 1, 1}, {7, 5, 5, 3, 2}, {57, 57, 3, 2, 1}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        long H = cases[c][0], W = cases[c][1], K = cases[c][2], S = cases[c][3], P = cases[c][4];
+        long OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
+        float *x = malloc(2 * H * W * 4), *y = malloc(2 * OH * OW * 4);
+        double *r = malloc(OH * OW * 8);
+        for (long i = 0; i < 2 * H * W; i++) x[i] = frand();
+        for (int mode = 0; mode < 3; mode++) {
+            int average = mode > 0, cip = mode == 2;
+            onyx_pool2d(x, y, 0, 2, H, W, OH, OW, K, K, S, S, P, P, 1, 1, H + 2 * P, W + 2 * P, average, cip);
+            for (int pl = 0; pl < 2; pl++) {
+                ref_pool(x + pl * H * W, r, H, W, OH, OW, K, S, P, P, average, cip);
+                for (long i = 0; i < OH * OW; i++) worst = fmax(worst, fabs(y[pl * OH * OW + i] - r[i]));
+            }
+        }
+        free(x); free(y); free(r);
+    }
+    report("max / average pooling vs double", worst, 1e-6);
+    // Per-channel affine + activation (none, Relu, Clip), with X's single plane broadcast to 3 channels.
+    size_t C = 3, hw = 37;
+    float x[3 * 37], y[2 * 3 * 37], scale[3] = {0.5f, -2.0f, 1.25f}, bias[3] = {0.1f, 0.0f, -0.3f};
+    for (size_t i = 0; i < C * hw; i++) x[i] = 2 * frand();
+    double ea = 0;
+    for (int act = 0; act < 3; act++) {
+        onyx_channel_affine(x, y, 0, C, C, C, hw, scale, bias, act, -0.5f, 0.75f);
+        onyx_channel_affine(x, y + C * hw, 0, C, C, 1, hw, scale, bias, act, -0.5f, 0.75f);
+        for (size_t b = 0; b < 2; b++)
+            for (size_t c = 0; c < C; c++)
+                for (size_t i = 0; i < hw; i++) {
+                    double v = (double)x[(b ? 0 : c * hw) + i] * scale[c] + bias[c];
+                    if (act == 1) v = fmax(v, 0); else if (act == 2) v = fmin(fmax(v, -0.5), 0.75);
+                    ea = fmax(ea, fabs(y[b * C * hw + c * hw + i] - v));
+                }
+    }
+    report("per-channel affine + activation vs double", ea, 1e-6);
+}
+
+// 3x3 depthwise convolution, stride 1 and 2 (the padded-plane paths) and stride 3 (the general one), vs double.
+static void check_dwconv(void) {
+    long cases[][5] = {{9, 9, 1, 1, 2}, {8, 10, 1, 1, 2}, {7, 7, 0, 0, 2}, {11, 6, 2, 2, 2}, {5, 13, 1, 0, 2}, {56, 56, 1, 1, 2},
+                       {1, 1, 1, 1, 2}, {12, 17, 1, 1, 1}, {10, 10, 1, 1, 3}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        long C = 3, H = cases[c][0], W = cases[c][1], P = cases[c][2], Q = cases[c][3], S = cases[c][4];
+        long OH = (H + 2 * P - 3) / S + 1, OW = (W + 2 * Q - 3) / S + 1;
+        float *x = malloc(C * H * W * 4), *y = malloc(C * OH * OW * 4), w[27], b[3] = {0.1f, -0.2f, 0.3f};
+        for (long i = 0; i < C * H * W; i++) x[i] = frand();
+        for (long i = 0; i < 27; i++) w[i] = frand();
+        onyx_dwconv2d(x, w, b, NULL, y, 0, C, H, W, OH, OW, 3, 3, S, S, P, Q, 1, 1, 0, 0, 0);
+        for (long ch = 0; ch < C; ch++)
+            for (long oh = 0; oh < OH; oh++)
+                for (long ow = 0; ow < OW; ow++) {
+                    double s = b[ch];
+                    for (long kh = 0; kh < 3; kh++)
+                        for (long kw = 0; kw < 3; kw++) {
+                            long ih = oh * S + kh - P, iw = ow * S + kw - Q;
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += (double)w[ch * 9 + kh * 3 + kw] * x[(ch * H + ih) * W + iw];
+                        }
+                    worst = fmax(worst, fabs(s - y[(ch * OH + oh) * OW + ow]));
+                }
+        free(x); free(y);
+    }
+    report("depthwise 3x3 convolution vs double", worst, 1e-5);
+}
+
 int main(int argc, char **argv) {
     uint32_t stride = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 65537;
     printf("vector math path: %s\n", onyx_vmath_isa());
@@ -235,6 +324,8 @@ int main(int argc, char **argv) {
     check_vmath(stride ? stride : 1);
     check_rows();
     check_conv();
+    check_pool();
+    check_dwconv();
     printf("%s\n", failures ? "FAILED" : "all checks passed");
     return failures ? 1 : 0;
 }

@@ -734,23 +734,60 @@ void dw3x3s1_plane(const float *restrict xp, const float *restrict wp, float b, 
     for (size_t oh = 0; oh < OH; oh++) memcpy(yp + oh * OW, ext + oh * Wp, OW * sizeof(float));
 }
 
+// Stride-2 3x3 depthwise: the zero-padded plane is split once into its even and odd columns (E, O: rows of OW + 1),
+// so every output row is one contiguous loop with 9 taps: y[ow] = Σ_kh w0·E[2oh+kh][ow] + w1·O[2oh+kh][ow]
+// + w2·E[2oh+kh][ow+1].
+static inline __attribute__((always_inline))
+void dw3x3s2_plane(const float *restrict xp, const float *restrict wp, float b, float *restrict yp,
+                   size_t H, size_t W, size_t OH, size_t OW, size_t ph, size_t pw, float *restrict ev, float *restrict od) {
+    size_t Hp = 2 * OH + 1, Wp = 2 * OW + 1, We = OW + 1;
+    memset(ev, 0, Hp * We * sizeof(float));
+    memset(od, 0, Hp * We * sizeof(float));
+    for (size_t h = 0; h < H && h + ph < Hp; h++) {
+        const float *xr = xp + h * W;
+        float *er = ev + (h + ph) * We, *orow = od + (h + ph) * We;
+        size_t n = W; if (pw + n > Wp) n = Wp - pw;   // padded columns pw .. pw+n-1 hold x[0 .. n-1]
+        // Padded column c = 2q (even) or 2q+1 (odd) holds x[c - pw]: two stride-2 gathers (vectorised as shuffles).
+        size_t qe0 = (pw + 1) / 2, qe1 = (pw + n + 1) / 2;       // even c in [pw, pw+n)
+        size_t qo0 = pw / 2, qo1 = (pw + n) / 2;                 // odd c = 2q+1 in [pw, pw+n)
+        const float *xe = xr - pw, *xo = xr + 1 - pw;           // xe[2q] = x[2q - pw], xo[2q] = x[2q + 1 - pw]
+        for (size_t q = qe0; q < qe1; q++) er[q] = xe[2 * q];
+        for (size_t q = qo0; q < qo1; q++) orow[q] = xo[2 * q];
+    }
+    float w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3], w4 = wp[4], w5 = wp[5], w6 = wp[6], w7 = wp[7], w8 = wp[8];
+    for (size_t oh = 0; oh < OH; oh++) {
+        const float *e0 = ev + 2 * oh * We, *e1 = e0 + We, *e2 = e1 + We;
+        const float *o0 = od + 2 * oh * We, *o1 = o0 + We, *o2 = o1 + We;
+        float *restrict yr = yp + oh * OW;
+        for (size_t i = 0; i < OW; i++) {
+            yr[i] = b + w0 * e0[i] + w1 * o0[i] + w2 * e0[i + 1] + w3 * e1[i] + w4 * o1[i] + w5 * e1[i + 1]
+                  + w6 * e2[i] + w7 * o2[i] + w8 * e2[i + 1];
+        }
+    }
+}
+
 static inline __attribute__((always_inline))
 void dwconv_body(const float *x, const float *w, const float *bias, const float *res, float *y,
                  size_t c0, size_t c1, size_t H, size_t W, size_t OH, size_t OW, size_t KH, size_t KW,
                  size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw, int act, float p0, float p1) {
     float *scratch = NULL;
     int fast3 = KH == 3 && KW == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && ph <= 2 && pw <= 2 && OH > 0 && OW > 0;
+    int fast3s2 = KH == 3 && KW == 3 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && ph <= 2 && pw <= 2 && OH > 0 && OW > 0;
     if (fast3) {
         scratch = malloc(2 * (OH + 2) * (OW + 2) * sizeof(float) + 64);
         if (!scratch) fast3 = 0;
+    } else if (fast3s2) {
+        scratch = malloc(2 * (2 * OH + 1) * (OW + 1) * sizeof(float) + 64);
+        if (!scratch) fast3s2 = 0;
     }
     for (size_t ch = c0; ch < c1; ch++) {
         const float *xp = x + ch * H * W;
         const float *wp = w + ch * KH * KW;
         float *yp = y + ch * OH * OW;
         float b = bias ? bias[ch] : 0.0f;
-        if (fast3) {
-            dw3x3s1_plane(xp, wp, b, yp, H, W, OH, OW, ph, pw, scratch, scratch + (OH + 2) * (OW + 2));
+        if (fast3 || fast3s2) {
+            if (fast3) dw3x3s1_plane(xp, wp, b, yp, H, W, OH, OW, ph, pw, scratch, scratch + (OH + 2) * (OW + 2));
+            else dw3x3s2_plane(xp, wp, b, yp, H, W, OH, OW, ph, pw, scratch, scratch + (2 * OH + 1) * (OW + 1));
             for (size_t oh = 0; oh < OH; oh++) {
                 float *yr = yp + oh * OW;
                 if (res) { const float *rr = res + ch * OH * OW + oh * OW; for (size_t ow = 0; ow < OW; ow++) yr[ow] += rr[ow]; }

@@ -19,6 +19,7 @@ public struct GraphOptimizer: Sendable {
             g = fuseSkipLayerNorm(g)
             g = fuseAttention(g)
             g = fuseDynamicQuantMatMul(g)
+            g = fuseChannelAffine(g)
             g = fuseLinear(g)
             g = fuseMatMulBias(g)
             g = fuseResidual(g)
@@ -43,6 +44,8 @@ public struct GraphOptimizer: Sendable {
                 }
             }
         }
+        var read = Set<String>()
+        for n in g.nodes { read.formUnion(n.inputs) }
         var rename: [String: String] = [:]
         var kept: [Node] = []
         for n in g.nodes {
@@ -51,7 +54,10 @@ public struct GraphOptimizer: Sendable {
                 switch n.opType {
                 case "Identity": removable = n.inputs.count == 1 && n.outputs.count == 1
                 case "Dropout":
-                    removable = n.inputs.count == 1 && n.outputs.count == 1
+                    // Inference Dropout (no training_mode input; the ratio input does not matter) is the identity; an
+                    // unread mask output (opset 7+ models often name it) does not keep the node.
+                    removable = (n.inputs.count <= 2 || n.inputs.count == 3 && n.inputs[2].isEmpty) && n.outputs.count >= 1
+                        && n.outputs.dropFirst().allSatisfy { $0.isEmpty || (!read.contains($0) && !graphOutputs.contains($0)) }
                 default: removable = false
                 }
             } else { removable = false }

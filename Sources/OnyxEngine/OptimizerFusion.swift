@@ -270,46 +270,49 @@ extension GraphOptimizer {
     func fuseActivation(_ g: Graph) -> Graph {
         let opset = opsets[""] ?? 21
         return absorbReader(g, ["FusedConv", "FusedMatMul"]) { f, r, consts in
-            guard f.attributes["activation"] == nil, r.outputs.count == 1, !r.inputs.isEmpty else { return nil }
-            var name = r.opType
-            var params: [Float] = []
-            func floatAttr(_ k: String, _ d: Float) -> Float {
-                switch r.attributes[k] { case .float(let v)?: return v; case .int(let v)?: return Float(v); default: return d }
-            }
-            switch r.opType {
-            case "Relu", "Sigmoid", "Tanh":
-                guard r.inputs.count == 1 else { return nil }
-            case "HardSwish":
-                guard r.inputs.count == 1 else { return nil }
-            case "LeakyRelu":
-                params = [floatAttr("alpha", 0.01)]
-            case "HardSigmoid":
-                params = [floatAttr("alpha", 0.2), floatAttr("beta", 0.5)]
-            case "Clip":
-                var lo = -Float.infinity, hi = Float.infinity
-                if opset < 11 {
-                    lo = floatAttr("min", lo); hi = floatAttr("max", hi)
-                } else {
-                    if r.inputs.count > 1, !r.inputs[1].isEmpty {
-                        guard let t = consts[r.inputs[1]], t.dtype == .float32, t.count == 1, let v = try? t.toArray(Float.self) else { return nil }
-                        lo = v[0]
-                    }
-                    if r.inputs.count > 2, !r.inputs[2].isEmpty {
-                        guard let t = consts[r.inputs[2]], t.dtype == .float32, t.count == 1, let v = try? t.toArray(Float.self) else { return nil }
-                        hi = v[0]
-                    }
-                }
-                params = [lo, hi]
-            default:
-                return nil
-            }
-            if name == "Relu" && params.isEmpty { name = "Relu" }
+            guard f.attributes["activation"] == nil, r.outputs.count == 1,
+                  let a = Self.activationAttributes(r, consts, opset: opset) else { return nil }
             var nf = f
-            nf.attributes["activation"] = .string(name)
-            if !params.isEmpty { nf.attributes["activation_params"] = .floats(params) }
+            nf.attributes["activation"] = .string(a.name)
+            if !a.params.isEmpty { nf.attributes["activation_params"] = .floats(a.params) }
             nf.outputs = r.outputs
             return nf
         }
+    }
+
+    /// The fused-op `activation` / `activation_params` for an elementwise activation node (nil: not one).
+    static func activationAttributes(_ r: Node, _ consts: [String: Tensor], opset: Int) -> (name: String, params: [Float])? {
+        guard !r.inputs.isEmpty else { return nil }
+        var params: [Float] = []
+        func floatAttr(_ k: String, _ d: Float) -> Float {
+            switch r.attributes[k] { case .float(let v)?: return v; case .int(let v)?: return Float(v); default: return d }
+        }
+        switch r.opType {
+        case "Relu", "Sigmoid", "Tanh", "HardSwish":
+            guard r.inputs.count == 1 else { return nil }
+        case "LeakyRelu":
+            params = [floatAttr("alpha", 0.01)]
+        case "HardSigmoid":
+            params = [floatAttr("alpha", 0.2), floatAttr("beta", 0.5)]
+        case "Clip":
+            var lo = -Float.infinity, hi = Float.infinity
+            if opset < 11 {
+                lo = floatAttr("min", lo); hi = floatAttr("max", hi)
+            } else {
+                if r.inputs.count > 1, !r.inputs[1].isEmpty {
+                    guard let t = consts[r.inputs[1]], t.dtype == .float32, t.count == 1, let v = try? t.toArray(Float.self) else { return nil }
+                    lo = v[0]
+                }
+                if r.inputs.count > 2, !r.inputs[2].isEmpty {
+                    guard let t = consts[r.inputs[2]], t.dtype == .float32, t.count == 1, let v = try? t.toArray(Float.self) else { return nil }
+                    hi = v[0]
+                }
+            }
+            params = [lo, hi]
+        default:
+            return nil
+        }
+        return (r.opType, params)
     }
 }
 

@@ -53,6 +53,10 @@ void onyx_im2col_pack_b(const float *x, size_t C, size_t H, size_t W, size_t OH,
 void onyx_pool2d(const float *x, float *y, size_t p0, size_t p1, size_t H, size_t W, size_t OH, size_t OW,
                  size_t KH, size_t KW, size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                  size_t padded_h, size_t padded_w, int average, int count_include_pad);
+/// y = act(x * scale[c] + bias[c]) for the planes pl in [p0, p1) of an NCHW-like tensor with C channels of hw values
+/// (plane pl = image pl / C, channel pl % C). xC is X's channel count: C, or 1 to broadcast X's single plane.
+void onyx_channel_affine(const float *x, float *y, size_t p0, size_t p1, size_t C, size_t xC, size_t hw,
+                         const float *scale, const float *bias, int act, float a0, float a1);
 /// Applies an activation in place to n values.
 void onyx_activation(float *x, size_t n, int act, float p0, float p1);
 /// Depthwise 2-D convolution (one filter per channel, NCHW) for channels [c0, c1) of one image.

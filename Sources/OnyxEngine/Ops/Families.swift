@@ -7,5 +7,6 @@ let operatorFamilies: [@Sendable (inout OperatorTable) -> Void] = [
     ControlFlowOps.register,
     MLOps.register,
     FusedOps.register,
+    ChannelAffineOps.register,
     TransformerFusedOps.register,
 ]
