@@ -204,8 +204,10 @@ static size_t epilogue_avx2(const int32_t *acc, size_t cols, int32_t rowsum, con
         if (o->c32) {
             _mm256_storeu_si256((__m256i *)(o->c32 + i * o->ldc + j0 + c), v);
         } else {
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(o->scale + j0 + c));
-            if (o->bias) f = _mm256_add_ps(f, _mm256_loadu_ps(o->bias + j0 + c));
+            __m256 sc = o->per_row ? _mm256_set1_ps(o->scale[i]) : _mm256_loadu_ps(o->scale + j0 + c);
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
+            if (o->bias) f = _mm256_add_ps(f, o->per_row ? _mm256_set1_ps(o->bias[i]) : _mm256_loadu_ps(o->bias + j0 + c));
+            if (o->relu) f = _mm256_max_ps(_mm256_setzero_ps(), f); // NaN (second operand) propagates
             _mm256_storeu_ps(o->cf + i * o->ldc + j0 + c, f);
         }
     }
@@ -227,8 +229,10 @@ static void epilogue(const int32_t *acc, size_t nr, size_t rows, size_t cols, co
             if (o->c32) {
                 o->c32[i * o->ldc + j0 + c] = (int32_t)v;
             } else {
-                float f = (float)(int32_t)v * o->scale[j0 + c];
-                if (o->bias) f = f + o->bias[j0 + c];
+                size_t si = o->per_row ? i : j0 + c;
+                float f = (float)(int32_t)v * o->scale[si];
+                if (o->bias) f = f + o->bias[si];
+                if (o->relu && f < 0) f = 0;
                 o->cf[i * o->ldc + j0 + c] = f;
             }
         }
