@@ -87,3 +87,39 @@ for name, n, c, h, w, m, k, s, p, d, grp, bias, relu, per_channel in CASES:
     ops = [nd.op_type for nd in q.graph.node]
     diff = np.abs(ref - fused).max() / yscale
     print(f"{name}: {ops}; ORT fused vs unfused max diff {diff:.2f} quanta")
+
+# A ResNet basic block: Conv+Relu -> Conv -> Add(x) -> Relu. qconv_block_float.onnx for Onyx's own quantizer (the
+# first QConv absorbs the QuantizeLinear, the second the residual Add and the Relu); qconv_block.onnx quantized by
+# onnxruntime (it quantizes the Add too, so only the Conv -> QuantizeLinear parts are fused).
+c = 8
+w1 = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(c * 9)).astype(np.float32)
+w2 = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(c * 9)).astype(np.float32)
+b1 = (rng.standard_normal(c) * 0.1).astype(np.float32)
+b2 = (rng.standard_normal(c) * 0.1).astype(np.float32)
+nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c1"], ["r1"]),
+         helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Add", ["c2", "x"], ["s"]),
+         helper.make_node("Relu", ["s"], ["y"])]
+shape = [1, c, 10, 10]
+g = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                      [numpy_helper.from_array(v, k) for k, v in [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)]])
+model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+onnx.checker.check_model(model)
+fp = os.path.join(out, "qconv_block_float.onnx")
+onnx.save(model, fp)
+qp = os.path.join(out, "qconv_block.onnx")
+quantize_static(fp, qp, Reader([rng.standard_normal(shape).astype(np.float32) for _ in range(8)]),
+                quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+x = rng.standard_normal(shape).astype(np.float32)
+so = ort.SessionOptions()
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+np.save(os.path.join(out, "qconv_block_x.npy"), x)
+np.save(os.path.join(out, "qconv_block_ref.npy"), ort.InferenceSession(qp, so, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0])
+q = onnx.load(qp)
+consts = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
+last_q = [nd for nd in q.graph.node if nd.op_type == "QuantizeLinear"][-1]
+np.save(os.path.join(out, "qconv_block_yscale.npy"), np.asarray(consts[last_q.input[1]], np.float32))
+print("block:", [nd.op_type for nd in q.graph.node])

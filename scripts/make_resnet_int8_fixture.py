@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A ResNet-class CNN with meaningful (not pretrained: no internet) weights for the static-int8 measurement of
-issue 7 (benchmarks/resnet_int8.sh). Writes into OUT (default /tmp/onyx-resnet-int8; big files, not in git):
+issue 7 (benchmarks/resnet_int8.py). Writes into OUT (default /tmp/onyx-resnet-int8; big files, not in git):
 
-- resnet50.onnx: torchvision 0.29 resnet50 (ARCH=resnet18 for the small one), torch.manual_seed(2026), default
-  (Kaiming) initialisation; the BatchNorm running statistics are re-estimated in train mode (cumulative average,
-  no gradient) on 320 structured synthetic images so every layer's activations are well scaled, then eval mode and
-  ONNX export (opset 17, dynamic batch, BatchNorm folded into Conv by the exporter's constant folding).
-- calib.npz: 32 other synthetic images (array "input", [32, 3, 224, 224]) for `onyx quantize --calibration`.
+- resnet50.onnx: torchvision 0.29 resnet50 (ARCH=resnet18 for the small one) with 10 classes,
+  torch.manual_seed(2026), default (Kaiming) initialisation of the convolutions; the BatchNorm running statistics
+  are re-estimated in train mode (cumulative average, no gradient) on 320 synthetic images so every layer's
+  activations are well scaled; eval mode; the classifier (fc) is fitted by ridge regression on the pooled features
+  of 640 labelled images (a random-feature classifier, so predictions have real margins); ONNX export (opset 17,
+  dynamic batch, BatchNorm folded into Conv by the exporter's constant folding).
+- calib.npz: 32 other images (array "input", [32, 3, 224, 224]) for `onyx quantize --calibration`.
 - holdout.npy: 200 further images [200, 3, 224, 224] held out from calibration, for top-1 agreement.
-Synthetic images: a random mix of oriented sine gratings, Gaussian blobs and colour gradients plus a little noise,
-normalised with the ImageNet mean/std — smooth, structured, and different per image (numpy seed 7).
+Synthetic images of 10 classes: class c has a strong sine grating at orientation c·18° (± 3°) over weaker random
+gratings, Gaussian blobs, a colour gradient and a little noise, normalised with the ImageNet mean/std (numpy seed 7).
 Usage: /tmp/venv-torch/bin/python scripts/make_resnet_int8_fixture.py [OUT]   (torch, torchvision, numpy, onnx)
 """
 import os
@@ -22,24 +24,27 @@ import torchvision
 OUT = sys.argv[1] if len(sys.argv) > 1 else "/tmp/onyx-resnet-int8"
 ARCH = os.environ.get("ARCH", "resnet50")
 SIZE = 224
+CLASSES = 10
 os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(7)
 yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
 
 
-def image():
+def image(label):
     img = np.zeros((3, SIZE, SIZE), np.float32)
-    for _ in range(rng.integers(2, 6)):  # gratings
-        th, f, ph = rng.uniform(0, np.pi), rng.uniform(1, 12), rng.uniform(0, 2 * np.pi)
+    gratings = [(np.deg2rad(label * 180 / CLASSES + rng.uniform(-3, 3)), 0.35)]
+    gratings += [(rng.uniform(0, np.pi), rng.uniform(0.03, 0.12)) for _ in range(rng.integers(1, 4))]
+    for th, amp in gratings:
+        f, ph = rng.uniform(3, 10), rng.uniform(0, 2 * np.pi)
         g = np.sin(2 * np.pi * f * (xx * np.cos(th) + yy * np.sin(th)) + ph)
-        img += rng.uniform(0.05, 0.3, (3, 1, 1)).astype(np.float32) * g
-    for _ in range(rng.integers(1, 5)):  # blobs
-        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.3)
+        img += (amp * rng.uniform(0.7, 1.0, (3, 1, 1))).astype(np.float32) * g
+    for _ in range(rng.integers(1, 4)):  # blobs
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.25)
         b = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
-        img += rng.uniform(-0.6, 0.6, (3, 1, 1)).astype(np.float32) * b
+        img += rng.uniform(-0.4, 0.4, (3, 1, 1)).astype(np.float32) * b
     a = rng.uniform(-0.3, 0.3, (3, 2))  # colour gradient
     img += (a[:, 0, None, None] * xx + a[:, 1, None, None] * yy).astype(np.float32)
-    img += rng.uniform(0.3, 0.7, (3, 1, 1)).astype(np.float32)
+    img += rng.uniform(0.35, 0.65, (3, 1, 1)).astype(np.float32)
     img += rng.normal(0, 0.02, img.shape).astype(np.float32)
     img = np.clip(img, 0, 1)
     mean = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
@@ -48,12 +53,13 @@ def image():
 
 
 def images(n):
-    return np.stack([image() for _ in range(n)]).astype(np.float32)
+    labels = rng.integers(0, CLASSES, n)
+    return np.stack([image(l) for l in labels]).astype(np.float32), labels
 
 
 torch.manual_seed(2026)
 torch.set_num_threads(2)
-model = getattr(torchvision.models, ARCH)(weights=None)
+model = getattr(torchvision.models, ARCH)(weights=None, num_classes=CLASSES)
 for m in model.modules():
     if isinstance(m, torch.nn.BatchNorm2d):
         m.reset_running_stats()
@@ -61,10 +67,27 @@ for m in model.modules():
 model.train()
 with torch.no_grad():
     for i in range(10):
-        model(torch.from_numpy(images(32)))
+        model(torch.from_numpy(images(32)[0]))
         print(f"BatchNorm statistics: batch {i + 1}/10", file=sys.stderr)
 model.eval()
-calib, hold = images(32), images(200)
+fc, model.fc = model.fc, torch.nn.Identity()
+feats, labels = [], []
+with torch.no_grad():
+    for i in range(20):
+        x, l = images(32)
+        feats.append(model(torch.from_numpy(x)).double())
+        labels.append(l)
+        print(f"classifier features: batch {i + 1}/20", file=sys.stderr)
+model.fc = fc
+f, lab = torch.cat(feats), np.concatenate(labels)
+mu, sd = f.mean(0), f.std(0) + 1e-3
+z = (f - mu) / sd
+y = torch.nn.functional.one_hot(torch.from_numpy(lab), CLASSES).double() * 2 - 1
+w = torch.linalg.solve(z.T @ z + 10.0 * torch.eye(z.shape[1], dtype=torch.float64), z.T @ y).T / sd
+with torch.no_grad():
+    model.fc.weight.copy_(w.float())
+    model.fc.bias.copy_((-(w @ mu)).float())
+(calib, _), (hold, hold_labels) = images(32), images(200)
 np.savez(os.path.join(OUT, "calib.npz"), input=calib)
 np.save(os.path.join(OUT, "holdout.npy"), hold)
 path = os.path.join(OUT, f"{ARCH}.onnx")
@@ -72,5 +95,9 @@ torch.onnx.export(model, torch.from_numpy(calib[:1]), path, opset_version=17, in
                   output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                   do_constant_folding=True, dynamo=False)
 with torch.no_grad():
-    top = model(torch.from_numpy(hold[:64])).argmax(1).numpy()
-print(f"{path}: top-1 classes of 64 held-out images: {len(set(top.tolist()))} distinct")
+    logits = model(torch.from_numpy(hold))
+top = logits.argmax(1).numpy()
+s = logits.sort(1).values
+print(f"{path}: top-1 accuracy on the 200 held-out images {np.mean(top == hold_labels):.3f}, "
+      f"{len(set(top.tolist()))} classes predicted, median top-1/top-2 logit margin "
+      f"{(s[:, -1] - s[:, -2]).median():.3f} (logit std {logits.std():.3f})")

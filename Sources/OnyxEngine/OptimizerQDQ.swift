@@ -4,8 +4,9 @@ import OnyxTensor
 extension GraphOptimizer {
     /// `DequantizeLinear(Xq, xs, xzp)` (uint8/int8 Xq, scalar constant scale and zero point) and
     /// `DequantizeLinear(Wq, ws, wzp)` (constant int8 Wq [M, C, KH, KW], ws one value or M values on axis 0,
-    /// wzp absent or all zero) → `Conv` (2-D, group 1, bias optional) [→ `Relu`]
-    /// ⇒ `ai.onyx.QConv(Xq, xs, xzp, Wq, ws, B)` with float output. This is the layout both `onyx quantize --mode
+    /// wzp absent or all zero) → `Conv` (2-D, group 1, bias optional) [→ `Add(·, Z)`] [→ `Relu`]
+    /// [→ `QuantizeLinear(·, ys, yzp)` (scalar constants, uint8)] ⇒ `ai.onyx.QConv(Xq, xs, xzp, Wq, ws, B, Z, ys, yzp)`,
+    /// float output, or uint8 when the QuantizeLinear was absorbed (each absorbed value must have no other reader). This is the layout both `onyx quantize --mode
     /// static` and ONNX Runtime's `quantize_static` (QDQ) write. Runs before constant folding (which would turn the
     /// weight's DequantizeLinear into a float weight); the DequantizeLinear nodes go when nothing else reads them.
     /// Anything else stays float.
@@ -54,18 +55,37 @@ extension GraphOptimizer {
             }
             var attrs = conv.attributes
             attrs["group"] = nil
-            var last = i
-            let out = conv.outputs[0]
-            if uses[out] == 1, !protected.contains(out), let r = readers[out]?.first, Self.isStandard(g.nodes[r]),
-               g.nodes[r].opType == "Relu", g.nodes[r].outputs.count == 1 {
+            var last = i, residual = "", yScale = "", yZero = ""
+            /// The single standard reader of `value` with type `op`, unless `value` is a graph output or claimed.
+            func next(_ value: String, _ op: String) -> Int? {
+                guard uses[value] == 1, !protected.contains(value), let r = readers[value]?.first, !removed.contains(r),
+                      Self.isStandard(g.nodes[r]), g.nodes[r].opType == op, g.nodes[r].outputs.count == 1 else { return nil }
+                return r
+            }
+            if let add = next(conv.outputs[0], "Add"), g.nodes[add].inputs.count == 2 {
+                let ins = g.nodes[add].inputs
+                let other = ins[0] == conv.outputs[0] ? ins[1] : ins[0]
+                if other != conv.outputs[0], !other.isEmpty { last = add; residual = other }
+            }
+            if let r = next(g.nodes[last].outputs[0], "Relu") {
                 last = r
                 attrs["activation"] = .string("Relu")
             }
-            var inputs = [dx.inputs[0], dx.inputs[1], dx.inputs[2], dw.inputs[0], dw.inputs[1]]
-            if !bias.isEmpty { inputs.append(bias) }
+            if let q = next(g.nodes[last].outputs[0], "QuantizeLinear"), g.nodes[q].inputs.count == 3,
+               scalar(g.nodes[q].inputs[1], [.float32]), scalar(g.nodes[q].inputs[2], [.uint8]),
+               g.nodes[q].attributes["output_dtype"] == nil, g.nodes[q].attributes["block_size"] == nil {
+                last = q; yScale = g.nodes[q].inputs[1]; yZero = g.nodes[q].inputs[2]
+            }
+            var inputs = [dx.inputs[0], dx.inputs[1], dx.inputs[2], dw.inputs[0], dw.inputs[1], bias]
+            if !residual.isEmpty || !yScale.isEmpty { inputs.append(residual) }
+            if !yScale.isEmpty { inputs += [yScale, yZero] }
+            while inputs.last == "" { inputs.removeLast() }
             let fused = Node(name: conv.name.isEmpty ? "QConv_\(i)" : conv.name + "_qconv", opType: "QConv",
                              domain: Self.onyxDomain, inputs: inputs, outputs: [g.nodes[last].outputs[0]], attributes: attrs)
-            removed.formUnion([i, last])
+            // Everything from the Conv to the last absorbed node (each the single reader of the one before).
+            var chain = [i], cur = i
+            while cur != last, let r = readers[g.nodes[cur].outputs[0]]?.first { chain.append(r); cur = r }
+            removed.formUnion(chain)
             fusedAt[last] = fused
         }
         if fusedAt.isEmpty { return g }

@@ -77,4 +77,50 @@ import Onyx
             #expect(try fused.toArray(Float.self).allSatisfy { $0 >= 0 })
         }
     }
+
+    /// A ResNet basic block quantized by onnxruntime: both Convs become QConv and absorb their QuantizeLinear
+    /// (uint8 output); the quantized Add stays as written.
+    @Test func onnxRuntimeBlockIsFusedAndMatches() throws {
+        let model = try ONNXModel.load(path: Self.fixture("qconv_block.onnx"))
+        let optimized = try GraphOptimizer(level: .all, opsets: model.opsets).optimize(model.graph)
+        #expect(optimized.nodes.filter { $0.opType == "QConv" }.count == 2)
+        #expect(optimized.nodes.filter { $0.opType == "QConv" }.allSatisfy { $0.inputs.count == 9 })
+        let x = try Self.npy("qconv_block_x.npy")
+        let yscale = try Self.npy("qconv_block_yscale.npy").toArray(Float.self)[0]
+        let ref = try Self.npy("qconv_block_ref.npy")
+        for threads in [1, 2] {
+            #expect(Self.withinOneQuantum(try Self.run(model, x, level: .all, threads: threads), ref, yscale))
+        }
+    }
+
+    /// The same block quantized by Onyx's own static quantizer: the first QConv absorbs its Relu and the
+    /// QuantizeLinear of the second Conv's input (uint8 output), the second the residual Add and the final Relu.
+    @Test(arguments: [false, true])
+    func onyxBlockAbsorbsResidualReluAndQuantize(_ perChannel: Bool) throws {
+        let fp32 = try ONNXModel.load(path: Self.fixture("qconv_block_float.onnx"))
+        let x = try Self.npy("qconv_block_x.npy")
+        var o = QuantizeOptions()
+        o.perChannel = perChannel
+        let (q, _) = try StaticQuantizer.quantize(fp32, calibration: try CalibrationSet(feeds: [["x": x]], model: fp32),
+                                                  method: .minmax, format: .qdq, options: o)
+        let optimized = try GraphOptimizer(level: .all, opsets: q.opsets).optimize(q.graph)
+        let fused = optimized.nodes.filter { $0.opType == "QConv" }
+        #expect(fused.count == 2)
+        #expect(!optimized.nodes.contains { ["Relu", "Add", "Conv"].contains($0.opType) })
+        #expect(optimized.nodes.filter { $0.opType == "QuantizeLinear" }.count == 1)  // the block input's
+        #expect(fused.contains { $0.inputs.count == 9 && $0.inputs[6].isEmpty })       // uint8 output
+        #expect(fused.contains { $0.inputs.count == 7 && !$0.inputs[6].isEmpty })      // residual
+        let unfused = try Self.run(q, x, level: .none, threads: 1)
+        let u = try unfused.toArray(Float.self)
+        let peak = u.map { abs($0) }.max() ?? 1
+        for threads in [1, 2] {
+            let y = try Self.run(q, x, level: .all, threads: threads).toArray(Float.self)
+            // Equal up to float rounding, except where the first Conv's value lands on a QuantizeLinear rounding
+            // tie (then that uint8 differs by one and the difference propagates through the second Conv).
+            let off = zip(y, u).filter { abs($0 - $1) > 1e-5 * peak }.count
+            #expect(off <= u.count / 50, "\(off) of \(u.count) values differ, perChannel \(perChannel), \(threads) threads")
+            #expect(zip(y, u).allSatisfy { abs($0 - $1) <= 0.05 * peak })
+            #expect(y.allSatisfy { $0 >= 0 })
+        }
+    }
 }

@@ -2,13 +2,14 @@ import OnyxTensor
 import OnyxKernels
 import COnyxKernels
 
-/// ai.onyx.QConv(Xq, x_scale, x_zero_point, Wq, w_scale, B?): the static-quantization (QDQ) pattern
-/// `DequantizeLinear(Xq)` + `DequantizeLinear(Wq int8, w_scale, 0)` → `Conv` [→ `Relu`] as one int8 convolution
-/// (made by `GraphOptimizer.fuseQDQConv`). Xq uint8/int8 NCHW with a per-tensor scale and zero point; Wq int8
-/// [M, C, KH, KW] with a per-tensor or per-output-channel scale and zero point 0; output float
-/// `(activation)(Σ (Xq − zp)·Wq · x_scale·w_scale[m] + B[m])`. The weight is packed once at load (the A side of the
-/// int8 GEMM, one row per output channel); the uint8 patch matrix is built per column chunk (im2col with the zero
-/// point as padding; a 1x1 stride-1 convolution packs the image directly). The int32 sums are exact, so the result
+/// ai.onyx.QConv(Xq, x_scale, x_zero_point, Wq, w_scale, B?, Z?, y_scale?, y_zero_point?): the static-quantization
+/// (QDQ) pattern `DequantizeLinear(Xq)` + `DequantizeLinear(Wq int8, w_scale, 0)` → `Conv` [→ `Add(Z)`] [→ `Relu`]
+/// [→ `QuantizeLinear(y_scale, y_zero_point)`] as one int8 convolution (made by `GraphOptimizer.fuseQDQConv`).
+/// Xq uint8/int8 NCHW with a per-tensor scale and zero point; Wq int8 [M, C, KH, KW] with a per-tensor or
+/// per-output-channel scale and zero point 0; output float `(activation)(Σ (Xq − zp)·Wq · x_scale·w_scale[m] + B[m]
+/// + Z)`, or with y_scale that value quantized to uint8 exactly as QuantizeLinear does. The weight is packed once at
+/// load (the A side of the int8 GEMM, one row per output channel); the uint8 patch matrix is built per column chunk
+/// (im2col with the zero point as padding; a 1x1 stride-1 convolution packs the image directly). The int32 sums are exact, so the result
 /// equals the unfused graph up to float rounding of the scale products. 2-D, group 1.
 struct QConvOp: TensorKernel, PrepackingKernel {
     let window: WindowAttributes
@@ -65,10 +66,27 @@ struct QConvOp: TensorKernel, PrepackingKernel {
             bias = try b.toArray(Float.self)
         }
         let g = try window.geometry(input: Array(x.shape.dropFirst(2)), kernel: kernel)
-        let y = Tensor.uninitialized(.float32, shape: [n, m] + g.output)
-        if y.count == 0 { return [y] }
+        let outShape = [n, m] + g.output
+        // Optional residual Z (added before the ReLU) and output quantization (y_scale, y_zero_point).
+        let z = inputs.optional(6)
+        if let z, z.dtype != .float32 { throw KernelError("QConv residual must be float, got \(z.dtype)") }
+        var quantOut: (scale: Float, zp: Float)? = nil
+        if let ysT = inputs.optional(7) {
+            let ys = try quantFloatValues(ysT)
+            guard ys.count == 1 else { throw KernelError("QConv 'y_scale' must be one value, has \(ys.count)") }
+            var yzp: Float = 0
+            if let zt = inputs.optional(8) {
+                guard zt.dtype == .uint8, zt.count == 1 else { throw KernelError("QConv 'y_zero_point' must be one uint8 value") }
+                yzp = Float(try quantWidened(zt, "y_zero_point")[0])
+            }
+            quantOut = (ys[0], yzp)
+        }
+        let zInEpilogue = z.map { $0.shape == outShape } ?? true
+        let yf = Tensor.uninitialized(quantOut != nil && zInEpilogue ? .uint8 : .float32, shape: outShape)
+        if yf.count == 0 {
+            return [quantOut != nil ? Tensor.uninitialized(.uint8, shape: outShape) : yf]
+        }
         let scales = ws.map { xsv[0] * $0 }
-        let yp = y.mutablePointer(Float.self)
         let kdim = a.k, os = g.outputSize, isz = g.inputSize
         guard kdim == cIn * g.kernelSize else { throw KernelError("QConv: packed weight has K \(kdim), expected \(cIn * g.kernelSize)") }
         let flip: Int32 = x.dtype == .uint8 ? 1 : 0
@@ -81,15 +99,27 @@ struct QConvOp: TensorKernel, PrepackingKernel {
         let chunk = 192
         let nChunks = (os + chunk - 1) / chunk
         let xraw = UInt(bitPattern: x.rawPointer), praw = UInt(bitPattern: a.bytes)
+        let quantized = yf.dtype == .uint8
+        let esz = quantized ? 1 : 4
+        // The residual tensor (float32, checked above) stays alive for the whole call.
+        let zraw: UInt = zInEpilogue ? (z.map { UInt(bitPattern: $0.rawPointer) } ?? 0) : 0
+        let reluInEpilogue = relu && zInEpilogue
         try scales.withUnsafeBufferPointer { sp in
             try withOptionalBuffer(bias) { bp in
                 try a.rowsum.withUnsafeBufferPointer { rs in
                     var o = onyx_qgemm_out()
                     o.a_zp = 128  // int8 weights, zero point 0, shifted by +128
                     o.rowsum_a = rs.baseAddress; o.scale = sp.baseAddress; o.bias = bp
-                    o.per_row = 1; o.relu = relu ? 1 : 0; o.ldc = os
+                    o.per_row = 1; o.relu = reluInEpilogue ? 1 : 0; o.ldc = os; o.ldr = os
+                    if let q = quantOut, quantized { o.q_scale = q.scale; o.q_zp = q.zp }
                     let box = QOutBox(o: o)
-                    // Packs columns [j0, j1) of one image's patch matrix; returns nothing, fills dst and colsum.
+                    /// Points the output (and residual) of `o` at element offset `e` of the output tensor.
+                    @Sendable func place(_ o: inout onyx_qgemm_out, _ yAddr: UInt, _ zAddr: UInt, _ e: Int) {
+                        if quantized { o.cq = UnsafeMutablePointer<UInt8>(bitPattern: yAddr).map { $0 + e } }
+                        else { o.cf = UnsafeMutablePointer<Float>(bitPattern: yAddr).map { $0 + e } }
+                        o.residual = UnsafePointer<Float>(bitPattern: zAddr).map { $0 + e }
+                    }
+                    // Packs columns [j0, j1) of one image's patch matrix into dst, with column sums.
                     @Sendable func packB(_ img: Int, _ j0: Int, _ j1: Int, _ tmp: UnsafeMutablePointer<UInt8>?,
                                          _ dst: UnsafeMutableRawPointer, _ colsum: UnsafeMutablePointer<Int32>) {
                         guard let xb = UnsafePointer<UInt8>(bitPattern: xraw) else { return }
@@ -103,7 +133,8 @@ struct QConvOp: TensorKernel, PrepackingKernel {
                         }
                     }
                     for img in 0..<n {
-                        let yAddr = UInt(bitPattern: yp + img * m * os)
+                        let yAddr = UInt(bitPattern: yf.rawPointer) + UInt(img * m * os * esz)
+                        let zAddr = zraw == 0 ? 0 : zraw + UInt(img * m * os * 4)
                         if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
                             // Threads take column chunks; each packs its own chunk (it stays in cache).
                             ctx.parallelFor(nChunks, cost: m * kdim * chunk) { r in
@@ -118,7 +149,7 @@ struct QConvOp: TensorKernel, PrepackingKernel {
                                         if let c = cs.baseAddress { packB(img, j0, j1, tmp, bb, c) }
                                     }
                                     var oo = box.o
-                                    oo.cf = UnsafeMutablePointer<Float>(bitPattern: yAddr).map { $0 + j0 }
+                                    place(&oo, yAddr, zAddr, j0)
                                     colsum.withUnsafeBufferPointer { cs in
                                         zps.withUnsafeBufferPointer { zb in
                                             oo.colsum_b = cs.baseAddress
@@ -149,7 +180,7 @@ struct QConvOp: TensorKernel, PrepackingKernel {
                                         oo.rowsum_a = oo.rowsum_a.map { $0 + i0 }
                                         oo.scale = oo.scale.map { $0 + i0 }
                                         oo.bias = oo.bias.map { $0 + i0 }
-                                        oo.cf = UnsafeMutablePointer<Float>(bitPattern: yAddr).map { $0 + i0 * os }
+                                        place(&oo, yAddr, zAddr, i0 * os)
                                         let pa = UnsafeRawPointer(bitPattern: praw).map { $0 + onyx_qgemm_packed_a_bytes(i0, kdim) }
                                         onyx_qgemm(i1 - i0, os, kdim, pa, UnsafeRawPointer(bitPattern: bAddr), &oo, 0, (os + nr - 1) / nr)
                                     }
@@ -160,7 +191,15 @@ struct QConvOp: TensorKernel, PrepackingKernel {
                 }
             }
         }
-        return [y]
+        if zInEpilogue { return [yf] }
+        // A residual that broadcasts: add it (and the ReLU) after the product, then quantize if asked.
+        let y = try fusedResidualFallback(yf, z, FusedActivationSpec(act: relu ? .relu : .none, p0: 0, p1: 0))
+        guard let q = quantOut else { return [y] }
+        let yq = Tensor.uninitialized(.uint8, shape: y.shape)
+        try y.withBuffer(of: Float.self) { yb in
+            onyx_quantize_u8(yb.baseAddress, yb.count, q.scale, q.zp, yq.mutablePointer(UInt8.self))
+        }
+        return [yq]
     }
 }
 
