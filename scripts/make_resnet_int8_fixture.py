@@ -5,8 +5,8 @@ issue 7 (benchmarks/resnet_int8.py). Writes into OUT (default /tmp/onyx-resnet-i
 - resnet50.onnx: torchvision 0.29 resnet50 (ARCH=resnet18 for the small one) with 10 classes,
   torch.manual_seed(2026), default (Kaiming) initialisation of the convolutions; the BatchNorm running statistics
   are re-estimated in train mode (cumulative average, no gradient) on 320 synthetic images so every layer's
-  activations are well scaled; eval mode; the classifier (fc) is fitted by ridge regression on the pooled features
-  of 640 labelled images (a random-feature classifier, so predictions have real margins); ONNX export (opset 17,
+  activations are well scaled; eval mode; the classifier (fc) is fitted by ridge regression on the centred pooled
+  features of 640 labelled images (a random-feature classifier, so predictions have real margins); ONNX export (opset 17,
   dynamic batch, BatchNorm folded into Conv by the exporter's constant folding).
 - calib.npz: 32 other images (array "input", [32, 3, 224, 224]) for `onyx quantize --calibration`.
 - holdout.npy: 200 further images [200, 3, 224, 224] held out from calibration, for top-1 agreement.
@@ -80,10 +80,14 @@ with torch.no_grad():
         print(f"classifier features: batch {i + 1}/20", file=sys.stderr)
 model.fc = fc
 f, lab = torch.cat(feats), np.concatenate(labels)
-mu, sd = f.mean(0), f.std(0) + 1e-3
-z = (f - mu) / sd
+# Centred, not standardised: dividing by each feature's std would amplify features that barely vary between images
+# (and with them any rounding noise) — a classifier no trained network would have.
+mu = f.mean(0)
+z = f - mu
 y = torch.nn.functional.one_hot(torch.from_numpy(lab), CLASSES).double() * 2 - 1
-w = torch.linalg.solve(z.T @ z + 10.0 * torch.eye(z.shape[1], dtype=torch.float64), z.T @ y).T / sd
+gram = z.T @ z
+lam = 0.1 * gram.trace() / z.shape[1]
+w = torch.linalg.solve(gram + lam * torch.eye(z.shape[1], dtype=torch.float64), z.T @ y).T
 with torch.no_grad():
     model.fc.weight.copy_(w.float())
     model.fc.bias.copy_((-(w @ mu)).float())
