@@ -9,7 +9,8 @@ Accuracy: top-1 agreement with fp32 on the 200 held-out images (Onyx int8 vs Ony
 int8 file vs onnxruntime fp32). Latency: `onyx bench` / ort_bench.py p50 (batch 1), every engine/file in each
 round, alternating; median over rounds; Onyx also with ONYX_ISA=avx2 (fp32 and int8 both capped to AVX2).
 
-Usage: python benchmarks/resnet_int8.py --onyx .build/release/onyx [--threads 2] [--rounds 5] [--out DIR]
+Usage: python benchmarks/resnet_int8.py --onyx .build/release/onyx [--arch resnet50|resnet18] [--method minmax|percentile]
+       [--threads 2] [--rounds 5] [--out DIR]
        (python with onnxruntime + numpy, e.g. /tmp/venv; --torch-python for the fixture script)
 """
 import argparse
@@ -44,6 +45,7 @@ def main():
     p.add_argument("--out", default="/tmp/onyx-resnet-int8")
     p.add_argument("--arch", default="resnet50")
     p.add_argument("--torch-python", default="/tmp/venv-torch/bin/python")
+    p.add_argument("--method", default="minmax", help="calibration method for onyx quantize (minmax, percentile, entropy)")
     p.add_argument("--skip-accuracy", action="store_true")
     a = p.parse_args()
     fp32 = os.path.join(a.out, f"{a.arch}.onnx")
@@ -51,7 +53,7 @@ def main():
         sh([a.torch_python, os.path.join(root, "scripts/make_resnet_int8_fixture.py"), a.out], dict(os.environ, ARCH=a.arch))
     int8 = os.path.join(a.out, f"{a.arch}_int8.onnx")
     print(sh([a.onyx, "quantize", fp32, "-o", int8, "--mode", "static", "--calibration", os.path.join(a.out, "calib.npz"),
-              "--per-channel", "--bench-iterations", "0"]))
+              "--per-channel", "--method", a.method, "--bench-iterations", "0"]))
     avx2 = dict(os.environ, ONYX_ISA="avx2")
     t = str(a.threads)
 
@@ -114,7 +116,7 @@ def main():
     sha = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"Machine: {cpu}, {os.cpu_count()} vCPUs, {platform.system()}; {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; "
           f"load average {os.getloadavg()[0]:.1f}; Onyx {sha} release; onnxruntime {ort.__version__}; {a.threads} threads, "
-          f"batch 1, p50 of {a.iterations} runs, median of {a.rounds} alternating rounds.\n")
+          f"batch 1, p50 of {a.iterations} runs, median of {a.rounds} alternating rounds; {a.arch}, calibration {a.method}.\n")
     s32, s8 = os.path.getsize(fp32), os.path.getsize(int8)
     print(f"Files: fp32 {s32 / 2**20:.1f} MiB; int8 {s8 / 2**20:.1f} MiB ({s32 / s8:.2f}x smaller).\n")
     print("| engine / file | p50 ms | vs its fp32 | top-1 agreement with fp32 (same engine) |")
