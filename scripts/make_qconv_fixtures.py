@@ -10,6 +10,7 @@ and qconv_<case>_ort.npy onnxruntime's output with its own QDQ fusion (QLinearCo
 scale of the output's QuantizeLinear (one quantum: fused and unfused results may differ by one at rounding ties).
 onnxruntime drops a Conv's Relu into the output QuantizeLinear's range; the float models of the Relu cases are kept
 (qconv_<case>_float.onnx) so the tests can quantize them with `onyx quantize --mode static`, which keeps the Relu.
+qconv_k3s2p1_s8act: int8 (QInt8) activations with a non-zero zero point.
 Usage: /tmp/venv/bin/python scripts/make_qconv_fixtures.py   (onnx 1.23.2, onnxruntime 1.32.0, numpy)
 """
 import os
@@ -123,3 +124,32 @@ consts = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
 last_q = [nd for nd in q.graph.node if nd.op_type == "QuantizeLinear"][-1]
 np.save(os.path.join(out, "qconv_block_yscale.npy"), np.asarray(consts[last_q.input[1]], np.float32))
 print("block:", [nd.op_type for nd in q.graph.node])
+
+# int8 (QInt8) activations: Xq int8 with its zero point; the output QuantizeLinear (int8) stays a separate node.
+name = "k3s2p1_s8act"
+n, c, h, w, m = 1, 4, 11, 10, 7
+wt = (rng.standard_normal((m, c, 3, 3)) / np.sqrt(c * 9)).astype(np.float32)
+g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])],
+                      name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, w])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m, 6, 5])],
+                      [numpy_helper.from_array(wt, "w"), numpy_helper.from_array((rng.standard_normal(m) * 0.1).astype(np.float32), "b")])
+model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+onnx.checker.check_model(model)
+fp = os.path.join(out, f"_{name}_float.onnx")
+onnx.save(model, fp)
+qp = os.path.join(out, f"qconv_{name}.onnx")
+quantize_static(fp, qp, Reader([rng.standard_normal((n, c, h, w)).astype(np.float32) + 0.5 for _ in range(8)]),
+                quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+os.remove(fp)
+x = rng.standard_normal((n, c, h, w)).astype(np.float32) + 0.5
+so = ort.SessionOptions()
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+np.save(os.path.join(out, f"qconv_{name}_x.npy"), x)
+np.save(os.path.join(out, f"qconv_{name}_ref.npy"), ort.InferenceSession(qp, so, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0])
+np.save(os.path.join(out, f"qconv_{name}_ort.npy"), ort.InferenceSession(qp, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0])
+q = onnx.load(qp)
+consts = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
+last_q = [nd for nd in q.graph.node if nd.op_type == "QuantizeLinear"][-1]
+np.save(os.path.join(out, f"qconv_{name}_yscale.npy"), np.asarray(consts[last_q.input[1]], np.float32))
+print(name, [nd.op_type for nd in q.graph.node], "x zero point", [consts[nd.input[2]] for nd in q.graph.node if nd.op_type == "QuantizeLinear"])

@@ -19,7 +19,7 @@ import Onyx
         maxAbsDiff(a, b) <= Double(scale) * 1.01
     }
 
-    @Test(arguments: ["k3s1p1_relu", "k3s2p1", "k1_relu", "k1s2", "k7s2p3", "dil2_nobias"])
+    @Test(arguments: ["k3s1p1_relu", "k3s2p1", "k1_relu", "k1s2", "k7s2p3", "dil2_nobias", "k3s2p1_s8act"])
     func onnxRuntimeQDQConvIsFusedAndMatches(_ name: String) throws {
         let model = try ONNXModel.load(path: Self.fixture("qconv_\(name).onnx"))
         let optimized = try GraphOptimizer(level: .all, opsets: model.opsets).optimize(model.graph)
