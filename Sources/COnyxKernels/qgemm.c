@@ -204,9 +204,21 @@ static size_t epilogue_avx2(const int32_t *acc, size_t cols, int32_t rowsum, con
         if (o->c32) {
             _mm256_storeu_si256((__m256i *)(o->c32 + i * o->ldc + j0 + c), v);
         } else {
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(o->scale + j0 + c));
-            if (o->bias) f = _mm256_add_ps(f, _mm256_loadu_ps(o->bias + j0 + c));
-            _mm256_storeu_ps(o->cf + i * o->ldc + j0 + c, f);
+            __m256 sc = o->per_row ? _mm256_set1_ps(o->scale[i]) : _mm256_loadu_ps(o->scale + j0 + c);
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
+            if (o->bias) f = _mm256_add_ps(f, o->per_row ? _mm256_set1_ps(o->bias[i]) : _mm256_loadu_ps(o->bias + j0 + c));
+            if (o->residual) f = _mm256_add_ps(f, _mm256_loadu_ps(o->residual + i * o->ldr + j0 + c));
+            if (o->relu) f = _mm256_max_ps(_mm256_setzero_ps(), f); // NaN (second operand) propagates
+            if (o->cq) {
+                __m256 q = _mm256_round_ps(_mm256_div_ps(f, _mm256_set1_ps(o->q_scale)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q = _mm256_add_ps(q, _mm256_set1_ps(o->q_zp));
+                q = _mm256_min_ps(_mm256_max_ps(q, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)); // max(NaN, 0) = 0
+                __m256i iv = _mm256_cvtps_epi32(q);
+                __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(iv), _mm256_extracti128_si256(iv, 1));
+                _mm_storel_epi64((__m128i *)(o->cq + i * o->ldc + j0 + c), _mm_packus_epi16(w, w));
+            } else {
+                _mm256_storeu_ps(o->cf + i * o->ldc + j0 + c, f);
+            }
         }
     }
     return c;
@@ -227,9 +239,17 @@ static void epilogue(const int32_t *acc, size_t nr, size_t rows, size_t cols, co
             if (o->c32) {
                 o->c32[i * o->ldc + j0 + c] = (int32_t)v;
             } else {
-                float f = (float)(int32_t)v * o->scale[j0 + c];
-                if (o->bias) f = f + o->bias[j0 + c];
-                o->cf[i * o->ldc + j0 + c] = f;
+                size_t si = o->per_row ? i : j0 + c;
+                float f = (float)(int32_t)v * o->scale[si];
+                if (o->bias) f = f + o->bias[si];
+                if (o->residual) f = f + o->residual[i * o->ldr + j0 + c];
+                if (o->relu && f < 0) f = 0;
+                if (o->cq) {
+                    float q = __builtin_nearbyintf(f / o->q_scale) + o->q_zp;
+                    o->cq[i * o->ldc + j0 + c] = q != q ? 0 : q <= 0 ? 0 : q >= 255 ? 255 : (uint8_t)q;
+                } else {
+                    o->cf[i * o->ldc + j0 + c] = f;
+                }
             }
         }
     }

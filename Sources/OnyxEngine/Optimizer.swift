@@ -10,6 +10,8 @@ public struct GraphOptimizer: Sendable {
         if level == .none { return g }
         var g = g
         g = eliminateIdentities(g)
+        // Before constant folding, which would turn a weight's DequantizeLinear into a float weight.
+        if level == .extended || level == .all { g = fuseQDQConv(g) }
         g = foldConstants(g)
         g = foldBatchNorm(g)
         if level == .extended || level == .all {

@@ -6,6 +6,7 @@
 // build directory whose module cache predates them rebuilds the module (clang tracks the headers it included).
 #include "onyx_vmath.h"
 #include "onyx_qgemm.h"
+#include "onyx_qconv.h"
 
 /// 1 when the CPU supports AVX2 and FMA (checked once, at run time).
 int onyx_cpu_has_avx2_fma(void);

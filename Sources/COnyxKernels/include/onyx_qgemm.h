@@ -24,7 +24,8 @@ void onyx_qgemm_pack_a(size_t m, size_t k, const uint8_t *a, size_t lda, int fli
                        size_t panel0, size_t panel1);
 
 /// What to do with the exact int32 products: zero-point corrections, then int32 output or float output
-/// cf = (float)acc * scale[j] (+ bias[j]).
+/// cf = (float)acc * scale[j] (+ bias[j]) (+ residual) [then ReLU] [then uint8 quantization]; with per_row,
+/// scale[i] and bias[i].
 typedef struct {
     int32_t a_zp;             /// A's zero point in the uint8 domain
     const int32_t *rowsum_a;  /// m values (from onyx_qgemm_pack_a)
@@ -35,6 +36,12 @@ typedef struct {
     const float *scale;       /// n values (float output)
     const float *bias;        /// n values or NULL
     size_t ldc;
+    int per_row;              /// float output: scale and bias have m values, indexed by row (0: by column)
+    int relu;                 /// float output: max(0, ·) after the bias and residual
+    const float *residual;    /// float output: NULL, or + residual[i * ldr + j] after the bias (before ReLU)
+    size_t ldr;
+    uint8_t *cq;              /// NULL, or the float value is quantized like QuantizeLinear into cq[i * ldc + j]
+    float q_scale, q_zp;      /// (clamp(round_half_even(v / q_scale) + q_zp, 0, 255)) and cf is not written
 } onyx_qgemm_out;
 
 /// C rows [0, m) x column panels [jp0, jp1) of the packed operands (each panel onyx_qgemm_nr() columns).

@@ -7,6 +7,7 @@ enum QuantMatMulOps {
     static func register(_ t: inout OperatorTable) {
         t.add("MatMulInteger", since: 10) { MatMulIntegerOp($0) }
         t.add("DynamicQuantMatMul", domain: "ai.onyx") { try DynamicQuantMatMulOp($0) }
+        t.add("QConv", domain: "ai.onyx") { try QConvOp($0) }
         t.add("QLinearMatMul", since: 10) { _ in QLinearMatMulOp() }
         t.add("ConvInteger", since: 10) { try ConvIntegerOp(QConvParams($0)) }
         t.add("QLinearConv", since: 10) { try QLinearConvOp(QConvParams($0)) }

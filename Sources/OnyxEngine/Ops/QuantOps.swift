@@ -1,5 +1,6 @@
 import Foundation
 import OnyxTensor
+import COnyxKernels
 
 /// Quantization and miscellaneous ops: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear here;
 /// integer matmul/conv (QuantMatMul.swift), strings (Strings.swift, TfIdf.swift), signal (Signal.swift),
@@ -127,6 +128,27 @@ func quantStore(_ values: UnsafeBufferPointer<Int32>, into out: Tensor) throws {
 // MARK: - QuantizeLinear
 
 struct QuantizeLinearOp: TensorKernel {
+    /// Fast path for the common static-quantization case — float32 x, one scale, uint8 output — on the vectorized
+    /// `onyx_quantize_u8` (the same division, round-half-even and clamping, NaN → 0), threads over chunks.
+    /// nil when the case does not apply.
+    func perTensorUInt8(_ x: Tensor, _ scaleT: Tensor, _ zpT: Tensor?, _ outType: DType, _ ctx: RunContext) throws -> Tensor? {
+        guard x.dtype == .float32, outType == .uint8, scaleT.dtype == .float32, scaleT.count == 1, blockSize == 0,
+              zpT.map({ $0.count == 1 }) ?? true else { return nil }
+        let scale = try scaleT.toArray(Float.self)[0]
+        let zp = Float(try zpT.map { try quantIntValues($0)[0] } ?? 0)
+        let y = Tensor.uninitialized(.uint8, shape: x.shape)
+        let n = x.count
+        if n == 0 { return y }
+        let xa = UInt(bitPattern: x.rawPointer), ya = UInt(bitPattern: y.rawPointer)
+        let chunk = 1 << 15
+        ctx.parallelFor((n + chunk - 1) / chunk, cost: chunk) { r in
+            let i0 = r.lowerBound * chunk, i1 = min(n, r.upperBound * chunk)
+            guard let xp = UnsafePointer<Float>(bitPattern: xa), let yp = UnsafeMutablePointer<UInt8>(bitPattern: ya) else { return }
+            onyx_quantize_u8(xp + i0, i1 - i0, scale, zp, yp + i0)
+        }
+        return y
+    }
+
     let axis: Int
     let blockSize: Int
     let outputDType: DType?
@@ -154,6 +176,7 @@ struct QuantizeLinearOp: TensorKernel {
             outType = zpT.dtype
         }
         let (lo, hi) = try quantRange(outType)
+        if let y = try perTensorUInt8(x, scaleT, zpT, outType, ctx) { return [y] }
         let layout = try QuantParamLayout(x: x.shape, param: scaleT.shape, axis: axis, blockSize: blockSize, name: "y_scale")
         let scales = try quantFloatValues(scaleT)
         var zps = [Int32](repeating: 0, count: scales.count)
