@@ -69,28 +69,47 @@ with torch.no_grad():
     for i in range(10):
         model(torch.from_numpy(images(32)[0]))
         print(f"BatchNorm statistics: batch {i + 1}/10", file=sys.stderr)
-model.eval()
-fc, model.fc = model.fc, torch.nn.Identity()
-feats, labels = [], []
-with torch.no_grad():
-    for i in range(20):
+TRAIN_STEPS = int(os.environ.get("TRAIN_STEPS", "0"))
+if TRAIN_STEPS > 0:
+    # TRAIN_STEPS=N: train the whole network end to end (Adam, batch 32, fresh synthetic images every step, so no
+    # image is seen twice) — a trained ResNet whose predictions have the margins of a real one. The random-feature
+    # classifier below is then skipped.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for step in range(TRAIN_STEPS):
         x, l = images(32)
-        feats.append(model(torch.from_numpy(x)).double())
-        labels.append(l)
-        print(f"classifier features: batch {i + 1}/20", file=sys.stderr)
-model.fc = fc
-f, lab = torch.cat(feats), np.concatenate(labels)
-# Centred, not standardised: dividing by each feature's std would amplify features that barely vary between images
-# (and with them any rounding noise) — a classifier no trained network would have.
-mu = f.mean(0)
-z = f - mu
-y = torch.nn.functional.one_hot(torch.from_numpy(lab), CLASSES).double() * 2 - 1
-gram = z.T @ z
-lam = 0.1 * gram.trace() / z.shape[1]
-w = torch.linalg.solve(gram + lam * torch.eye(z.shape[1], dtype=torch.float64), z.T @ y).T
-with torch.no_grad():
-    model.fc.weight.copy_(w.float())
-    model.fc.bias.copy_((-(w @ mu)).float())
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(l))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (step + 1) % 10 == 0:
+            print(f"training: step {step + 1}/{TRAIN_STEPS}, loss {loss.item():.3f}", file=sys.stderr)
+model.eval()
+if TRAIN_STEPS == 0:
+    fc, model.fc = model.fc, torch.nn.Identity()
+    feats, labels = [], []
+    with torch.no_grad():
+        for i in range(20):
+            x, l = images(32)
+            feats.append(model(torch.from_numpy(x)).double())
+            labels.append(l)
+            print(f"classifier features: batch {i + 1}/20", file=sys.stderr)
+    model.fc = fc
+    f, lab = torch.cat(feats), np.concatenate(labels)
+    # Centred, not standardised: dividing by each feature's std would amplify features that barely vary between images
+    # (and with them any rounding noise) — a classifier no trained network would have.
+    mu = f.mean(0)
+    z = f - mu
+    y = torch.nn.functional.one_hot(torch.from_numpy(lab), CLASSES).double() * 2 - 1
+    gram = z.T @ z
+    lam = 0.1 * gram.trace() / z.shape[1]
+    w = torch.linalg.solve(gram + lam * torch.eye(z.shape[1], dtype=torch.float64), z.T @ y).T
+    with torch.no_grad():
+        model.fc.weight.copy_(w.float())
+        model.fc.bias.copy_((-(w @ mu)).float())
+
 (calib, _), (hold, hold_labels) = images(32), images(200)
 np.savez(os.path.join(OUT, "calib.npz"), input=calib)
 np.save(os.path.join(OUT, "holdout.npy"), hold)
