@@ -9,6 +9,15 @@
 #include "onyx_qconv.h"
 
 /// 1 when the CPU supports AVX2 and FMA (checked once, at run time).
+/// A spin-wait hint (x86 `pause`, arm64 `yield`) for the intra-op thread pool's busy waits.
+static inline void onyx_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 int onyx_cpu_has_avx2_fma(void);
 /// 1 when the CPU (and OS) support AVX-512F; the packed GEMM then uses a 12x32 AVX-512 micro-kernel.
 int onyx_cpu_has_avx512(void);
