@@ -1,17 +1,20 @@
 import Foundation
 
 /// Per-operator timing, on when the environment variable ONYX_PROFILE is set: the executor adds each step's
-/// wall time under its op type, and a table sorted by total time is printed to standard error at exit.
+/// wall time under its op type (`ONYX_PROFILE=node`: under each node's name), and a table sorted by total time is
+/// printed to standard error at exit.
 final class OpProfiler: @unchecked Sendable {
     // Safety of `@unchecked Sendable`: `totals` is only touched under `lock`.
     static let shared = OpProfiler()
     static let enabled: Bool = ProcessInfo.processInfo.environment["ONYX_PROFILE"] != nil
+    static let perNode: Bool = ProcessInfo.processInfo.environment["ONYX_PROFILE"] == "node"
     private let lock = NSLock()
     private var totals: [String: (ns: UInt64, calls: Int)] = [:]
     private var registered = false
 
     /// The profile row of a node: its op type, with group and kernel shape for convolutions.
     static func key(_ n: Node) -> String {
+        if perNode { return "\(n.name) (\(n.opType))" }
         guard n.opType.hasSuffix("Conv") else { return n.opType }
         var k = n.opType
         if case .int(let g)? = n.attributes["group"], g > 1 { k += " g\(g)" }
