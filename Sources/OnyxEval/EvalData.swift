@@ -90,14 +90,19 @@ public struct EvalData: Sendable {
     /// Reads a CSV file with a header row. Features are the columns in `features`, or every column except
     /// `label`. Every feature value must be a finite number; errors name the line and the column.
     public static func csv(path: String, label: String, features: [String]? = nil) throws -> EvalData {
-        guard let data = FileManager.default.contents(atPath: path) else { throw EvalError("\(path): cannot read file") }
+        // The file's bytes and a NUL terminator for strtod: mapped (no copy), or read when mapping does not fit.
+        let file = try TerminatedFile(path)
+        let all = file.buffer
+        let n = all.count - 1
         // Fast path for plain numeric CSV (no quotes): a byte scanner with strtod. Anything else goes through the
         // RFC 4180 reader.
-        let hasQuote = data.withUnsafeBytes { b in b.baseAddress.map { memchr($0, 0x22, b.count) != nil } ?? false }
+        let hasQuote = all.baseAddress.map { memchr($0, 0x22, n) != nil } ?? false
         if !hasQuote {
-            return try fastCSV(data, path: path, label: label, features: features)
+            return try withExtendedLifetime(file) { try fastCSV(all, path: path, label: label, features: features) }
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw EvalError("\(path): not UTF-8 text") }
+        guard let text = withExtendedLifetime(file, { String(validating: UnsafeBufferPointer(rebasing: all[0..<n]), as: UTF8.self) }) else {
+            throw EvalError("\(path): not UTF-8 text")
+        }
         let table = try CSVReader.parse(text, file: path)
         let (labelIndex, featureIndex) = try columns(table.header, path: path, label: label, features: features)
         var out = [Float]()
@@ -141,17 +146,13 @@ public struct EvalData: Sendable {
 
     /// Splits `data` into lines and comma-separated fields without quote handling; parses features with a
     /// correctly rounded decimal fast path (strtod otherwise), rows split across the cores.
-    static func fastCSV(_ data: Data, path: String, label: String, features: [String]?) throws -> EvalData {
-        var bytes = [UInt8](repeating: 0, count: data.count + 1)  // + a terminator for strtod
-        bytes.withUnsafeMutableBytes { dst in data.withUnsafeBytes { src in
-            if let d = dst.baseAddress, let s = src.baseAddress, src.count > 0 { memcpy(d, s, src.count) }
-        } }
-        let n = data.count
+    /// `bytes`: the file followed by one 0 byte (`TerminatedFile`); the parser may write inside it.
+    static func fastCSV(_ bytes: UnsafeMutableBufferPointer<UInt8>, path: String, label: String, features: [String]?) throws -> EvalData {
+        let n = bytes.count - 1
         // Line ranges, skipping blank lines.
         var ranges = [LineRange]()
         var pos = 0
-        try bytes.withUnsafeBufferPointer { buf in
-            guard let base = buf.baseAddress else { return }
+        if let base = bytes.baseAddress {
             if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { pos = 3 }  // byte-order mark
             var lineNo = 1
             var s = pos
@@ -163,10 +164,9 @@ public struct EvalData: Sendable {
                 lineNo += 1
                 s = e + 1
             }
-            if ranges.isEmpty { throw EvalError("\(path): empty file (no header)") }
         }
-        let headerLine = ranges[0]
-        let header = String(decoding: bytes[headerLine.start..<headerLine.end], as: UTF8.self)
+        guard let headerLine = ranges.first else { throw EvalError("\(path): empty file (no header)") }
+        let header = String(decoding: UnsafeBufferPointer(rebasing: bytes[headerLine.start..<headerLine.end]), as: UTF8.self)
             .split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let (labelIndex, featureIndex) = try columns(header, path: path, label: label, features: features)
         var slot = [Int](repeating: -1, count: header.count)  // feature slot of each column (-1: not a feature)
@@ -174,19 +174,19 @@ public struct EvalData: Sendable {
         let width = featureIndex.count
         let rowCount = ranges.count - 1
         if rowCount == 0 { throw EvalError("\(path): no data rows") }
-        var out = [Float](repeating: 0, count: rowCount * width)
         let chunks = max(1, min(ThreadPool.availableCores, rowCount / 2000))
         let results = ChunkResults(chunks)
         let parser = ChunkParser(path: path, header: header, labelIndex: labelIndex, slot: slot, width: width)
-        bytes.withUnsafeMutableBufferPointer { buf in
-            out.withUnsafeMutableBufferPointer { dst in
-                guard let base = buf.baseAddress, let o = dst.baseAddress else { return }
-                ranges.withUnsafeBufferPointer { rb in
-                    let io = ParseBuffers(bytes: base, out: o, lines: UnsafeBufferPointer(rebasing: rb[1...]))
-                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                        let lo = rowCount * c / chunks, hi = rowCount * (c + 1) / chunks
-                        results.set(c, Result { try parser.parse(io, lo..<hi) })
-                    }
+        // Not zero-filled first: a row that parses writes all `width` slots (every feature column is read, or the
+        // row throws and the matrix is dropped), and the parsing threads touch the fresh pages in parallel.
+        let out = [Float](unsafeUninitializedCapacity: rowCount * width) { dst, initialized in
+            initialized = rowCount * width
+            guard let base = bytes.baseAddress, let o = dst.baseAddress else { return }
+            ranges.withUnsafeBufferPointer { rb in
+                let io = ParseBuffers(bytes: base, out: o, lines: UnsafeBufferPointer(rebasing: rb[1...]))
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let lo = rowCount * c / chunks, hi = rowCount * (c + 1) / chunks
+                    results.set(c, Result { try parser.parse(io, lo..<hi) })
                 }
             }
         }
@@ -373,5 +373,53 @@ struct ChunkParser: Sendable {
             guard let e = endPtr, e - p == b - a else { return nil }
             return v
         }
+    }
+}
+
+/// A whole file followed by one 0 byte (a terminator for strtod), writable in place. Mapped privately when the file
+/// does not end on a page boundary (the rest of the last page reads as zeros; writes stay in this process), so a
+/// 43 MB CSV costs no copy and no fresh pages; otherwise read(2) into a buffer.
+final class TerminatedFile {
+    /// The file's bytes and the terminator (count = file size + 1).
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    private let mapped: Int  // bytes mapped (0: `buffer` was allocated)
+
+    init(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw EvalError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw EvalError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw EvalError("\(path): is a directory") }
+        let size = Int(st.st_size)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        if (st.st_mode & S_IFMT) == S_IFREG && size > 0 && page > 0 && size % page != 0,
+           let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED {
+            buffer = UnsafeMutableBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size + 1)
+            mapped = size
+            return
+        }
+        // Regular files on a page boundary, empty files, pipes: read everything.
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(max(size, 0) + 1)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let r = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw EvalError("\(path): cannot read file (\(String(cString: strerror(errno))))")
+            }
+            if r == 0 { break }
+            bytes += chunk[0..<r]
+        }
+        bytes.append(0)
+        let buf = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buf.initialize(from: bytes)
+        buffer = buf
+        mapped = 0
+    }
+
+    deinit {
+        if mapped > 0 { munmap(buffer.baseAddress, mapped) } else { buffer.deallocate() }
     }
 }

@@ -63,4 +63,35 @@ import Testing
         #expect(d.labels.allSatisfy { if case .int = $0 { return true } else { return false } } == allInts)
         #expect(d.features == labels.indices.flatMap { [Float($0) + 0.5, -Float($0)] })
     }
+
+    /// The CSV is mapped when its size is not a multiple of the page size (the zeros after the end of the file
+    /// terminate the last number) and read otherwise: sizes around one and two pages, with and without a final
+    /// newline, give the numbers of the text (Swift's own Float parsing is the reference). The last field is long
+    /// enough (more than 19 digits) to go through strtod, which reads up to the terminator.
+    @Test(arguments: [-1, 0, 1], [false, true])
+    func csvAroundPageBoundaries(_ delta: Int, _ finalNewline: Bool) throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for pages in [1, 2] {
+            let target = pages * page + delta
+            var text = "x,y\n"
+            var i = 0
+            while text.utf8.count < target - 64 { text += "\(i % 10).25,\(i % 3)\n"; i += 1 }
+            // Last row "0.5000…0,2" padded with zeros so the file is exactly `target` bytes long.
+            let tail = finalNewline ? ",2\n" : ",2"
+            let pad = target - text.utf8.count - "0.5".utf8.count - tail.utf8.count
+            #expect(pad > 19)
+            text += "0.5" + String(repeating: "0", count: pad) + tail
+            #expect(text.utf8.count == target)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("onyx-evalpage-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let path = dir.appendingPathComponent("p.csv").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let d = try EvalData.csv(path: path, label: "y")
+            let rows = text.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(d.features == rows.map { Float(String($0[0]))! })
+            #expect(d.rawLabels == rows.map { String($0[1]) })
+        }
+    }
 }
+
