@@ -45,7 +45,8 @@ class Reader(CalibrationDataReader):
         return next(self.it, None)
 
 
-for name, n, c, h, w, m, k, s, p, d, grp, bias, relu, per_channel in CASES:
+def make_case(case, rng):
+    name, n, c, h, w, m, k, s, p, d, grp, bias, relu, per_channel = case
     wt = (rng.standard_normal((m, c // grp, k, k)) * (1.0 / np.sqrt(c // grp * k * k))).astype(np.float32)
     inits = [numpy_helper.from_array(wt, "w")]
     ins = ["x", "w"]
@@ -88,6 +89,10 @@ for name, n, c, h, w, m, k, s, p, d, grp, bias, relu, per_channel in CASES:
     ops = [nd.op_type for nd in q.graph.node]
     diff = np.abs(ref - fused).max() / yscale
     print(f"{name}: {ops}; ORT fused vs unfused max diff {diff:.2f} quanta")
+
+
+for case in CASES:
+    make_case(case, rng)
 
 # A ResNet basic block: Conv+Relu -> Conv -> Add(x) -> Relu. qconv_block_float.onnx for Onyx's own quantizer (the
 # first QConv absorbs the QuantizeLinear, the second the residual Add and the Relu); qconv_block.onnx quantized by
@@ -153,3 +158,11 @@ consts = {i.name: numpy_helper.to_array(i) for i in q.graph.initializer}
 last_q = [nd for nd in q.graph.node if nd.op_type == "QuantizeLinear"][-1]
 np.save(os.path.join(out, f"qconv_{name}_yscale.npy"), np.asarray(consts[last_q.input[1]], np.float32))
 print(name, [nd.op_type for nd in q.graph.node], "x zero point", [consts[nd.input[2]] for nd in q.graph.node if nd.op_type == "QuantizeLinear"])
+
+# Wide outputs (1,600 columns): with two threads the int8 convolution splits the columns between the threads and
+# each packs its range in several chunks (the other cases are small enough for the shared-patch-matrix path). Its
+# own generator, so the fixtures above stay byte-identical.
+WIDE_CASES = [("k3s1p1_wide", 1, 8, 40, 40, 16, 3, 1, 1, 1, 1, True, True, True)]
+for case in WIDE_CASES:
+    make_case(case, np.random.default_rng(2027))
+

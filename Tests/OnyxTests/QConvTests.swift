@@ -19,7 +19,7 @@ import Onyx
         maxAbsDiff(a, b) <= Double(scale) * 1.01
     }
 
-    @Test(arguments: ["k3s1p1_relu", "k3s2p1", "k1_relu", "k1s2", "k7s2p3", "dil2_nobias", "k3s2p1_s8act"])
+    @Test(arguments: ["k3s1p1_relu", "k3s2p1", "k1_relu", "k1s2", "k7s2p3", "dil2_nobias", "k3s2p1_s8act", "k3s1p1_wide"])
     func onnxRuntimeQDQConvIsFusedAndMatches(_ name: String) throws {
         let model = try ONNXModel.load(path: Self.fixture("qconv_\(name).onnx"))
         let optimized = try GraphOptimizer(level: .all, opsets: model.opsets).optimize(model.graph)
@@ -57,7 +57,7 @@ import Onyx
     /// per-channel weights. The reference is the same QDQ file run unfused (DequantizeLinear → float Conv → Relu);
     /// no QuantizeLinear follows the Relu, so the outputs are compared in float (int32 sums are exact: only the
     /// rounding of the scale products differs).
-    @Test(arguments: [("k3s1p1_relu", false), ("k3s1p1_relu", true), ("k1_relu", true), ("k7s2p3", false)])
+    @Test(arguments: [("k3s1p1_relu", false), ("k3s1p1_relu", true), ("k1_relu", true), ("k7s2p3", false), ("k3s1p1_wide", true)])
     func onyxStaticQuantizerConvReluIsFused(_ name: String, _ perChannel: Bool) throws {
         let fp32 = try ONNXModel.load(path: Self.fixture("qconv_\(name)_float.onnx"))
         let x = try Self.npy("qconv_\(name)_x.npy")

@@ -132,58 +132,81 @@ struct QConvOp: TensorKernel, PrepackingKernel {
                             onyx_qgemm_pack_b_rows(kdim, j1 - j0, tmp, j1 - j0, flip, dst, colsum)
                         }
                     }
+                    // Columns split into `parts` near-equal ranges cut at whole B panels (nr columns).
+                    let panels = (os + nr - 1) / nr
+                    @Sendable func bound(_ parts: Int, _ p: Int) -> Int { min(os, panels * p / parts * nr) }
                     for img in 0..<n {
                         let yAddr = UInt(bitPattern: yf.rawPointer) + UInt(img * m * os * esz)
                         let zAddr = zraw == 0 ? 0 : zraw + UInt(img * m * os * 4)
                         if ctx.threads <= 1 || nChunks >= 2 * ctx.threads {
-                            // Threads take column chunks; each packs its own chunk (it stays in cache).
-                            ctx.parallelFor(nChunks, cost: m * kdim * chunk) { r in
+                            // Many columns: one equal column range per thread, each packed and multiplied in chunks
+                            // of at most `chunk` columns (a packed chunk stays in cache while every row passes).
+                            let parts = max(1, min(ctx.threads, panels))
+                            ctx.parallelFor(parts, cost: 1 << 20) { r in
                                 let bb = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_qgemm_packed_b_bytes(kdim, chunk), 1), alignment: 64)
                                 let tmp = direct ? nil : UnsafeMutablePointer<UInt8>.allocate(capacity: kdim * chunk)
                                 var colsum = [Int32](repeating: 0, count: chunk)
                                 let zps = [Int32](repeating: bzp, count: chunk)
                                 defer { bb.deallocate(); tmp?.deallocate() }
-                                for ch in r {
-                                    let j0 = ch * chunk, j1 = min(os, j0 + chunk), cols = j1 - j0
-                                    colsum.withUnsafeMutableBufferPointer { cs in
-                                        if let c = cs.baseAddress { packB(img, j0, j1, tmp, bb, c) }
-                                    }
-                                    var oo = box.o
-                                    place(&oo, yAddr, zAddr, j0)
-                                    colsum.withUnsafeBufferPointer { cs in
-                                        zps.withUnsafeBufferPointer { zb in
-                                            oo.colsum_b = cs.baseAddress
-                                            oo.b_zp = bzp == 0 ? nil : zb.baseAddress
-                                            onyx_qgemm(m, cols, kdim, UnsafeRawPointer(bitPattern: praw), bb, &oo, 0, (cols + nr - 1) / nr)
+                                for part in r {
+                                    let c0 = bound(parts, part), c1 = bound(parts, part + 1)
+                                    let pPanels = (c1 - c0 + nr - 1) / nr
+                                    let steps = max(1, (c1 - c0 + chunk - 1) / chunk)
+                                    for st in 0..<steps where c1 > c0 {
+                                        let j0 = c0 + pPanels * st / steps * nr, j1 = min(c1, c0 + pPanels * (st + 1) / steps * nr)
+                                        let cols = j1 - j0
+                                        if cols <= 0 { continue }
+                                        colsum.withUnsafeMutableBufferPointer { cs in
+                                            if let c = cs.baseAddress { packB(img, j0, j1, tmp, bb, c) }
+                                        }
+                                        var oo = box.o
+                                        place(&oo, yAddr, zAddr, j0)
+                                        colsum.withUnsafeBufferPointer { cs in
+                                            zps.withUnsafeBufferPointer { zb in
+                                                oo.colsum_b = cs.baseAddress
+                                                oo.b_zp = bzp == 0 ? nil : zb.baseAddress
+                                                onyx_qgemm(m, cols, kdim, UnsafeRawPointer(bitPattern: praw), bb, &oo, 0, (cols + nr - 1) / nr)
+                                            }
                                         }
                                     }
                                 }
                             }
                         } else {
-                            // Few columns (deep layers): pack the whole patch matrix once, threads split the rows.
+                            // Few columns (deep layers): the whole patch matrix is packed once, its column ranges by
+                            // the threads in parallel; then the threads split the rows.
                             let bb = UnsafeMutableRawPointer.allocate(byteCount: max(onyx_qgemm_packed_b_bytes(kdim, os), 1), alignment: 64)
-                            let tmp = direct ? nil : UnsafeMutablePointer<UInt8>.allocate(capacity: kdim * os)
-                            defer { bb.deallocate(); tmp?.deallocate() }
-                            var colsum = [Int32](repeating: 0, count: os)
-                            colsum.withUnsafeMutableBufferPointer { cs in if let c = cs.baseAddress { packB(img, 0, os, tmp, bb, c) } }
+                            let colsumP = UnsafeMutablePointer<Int32>.allocate(capacity: os)
+                            colsumP.initialize(repeating: 0, count: os)
+                            defer { bb.deallocate(); colsumP.deallocate() }
+                            let bAddr = UInt(bitPattern: bb), csAddr = UInt(bitPattern: colsumP)
+                            let packParts = max(1, min(ctx.threads, panels))
+                            ctx.parallelFor(packParts, cost: 1 << 20) { r in
+                                for part in r {
+                                    let j0 = bound(packParts, part), j1 = bound(packParts, part + 1)
+                                    guard j1 > j0, let dst = UnsafeMutableRawPointer(bitPattern: bAddr),
+                                          let cs = UnsafeMutablePointer<Int32>(bitPattern: csAddr) else { continue }
+                                    let tmp = direct ? nil : UnsafeMutablePointer<UInt8>.allocate(capacity: kdim * (j1 - j0))
+                                    defer { tmp?.deallocate() }
+                                    // j0 is a multiple of nr: its panels start onyx_qgemm_packed_b_bytes(kdim, j0) in.
+                                    packB(img, j0, j1, tmp, dst + onyx_qgemm_packed_b_bytes(kdim, j0), cs + j0)
+                                }
+                            }
                             let zps = [Int32](repeating: bzp, count: os)
-                            let mp = (m + 5) / 6, bAddr = UInt(bitPattern: bb)
-                            colsum.withUnsafeBufferPointer { cs in
-                                zps.withUnsafeBufferPointer { zb in
-                                    var o2 = box.o
-                                    o2.colsum_b = cs.baseAddress
-                                    o2.b_zp = bzp == 0 ? nil : zb.baseAddress
-                                    let box2 = QOutBox(o: o2)
-                                    ctx.parallelFor(mp, cost: 6 * kdim * os) { r in
-                                        let i0 = r.lowerBound * 6, i1 = min(m, r.upperBound * 6)
-                                        var oo = box2.o
-                                        oo.rowsum_a = oo.rowsum_a.map { $0 + i0 }
-                                        oo.scale = oo.scale.map { $0 + i0 }
-                                        oo.bias = oo.bias.map { $0 + i0 }
-                                        place(&oo, yAddr, zAddr, i0 * os)
-                                        let pa = UnsafeRawPointer(bitPattern: praw).map { $0 + onyx_qgemm_packed_a_bytes(i0, kdim) }
-                                        onyx_qgemm(i1 - i0, os, kdim, pa, UnsafeRawPointer(bitPattern: bAddr), &oo, 0, (os + nr - 1) / nr)
-                                    }
+                            let mp = (m + 5) / 6
+                            zps.withUnsafeBufferPointer { zb in
+                                var o2 = box.o
+                                o2.colsum_b = UnsafePointer(colsumP)
+                                o2.b_zp = bzp == 0 ? nil : zb.baseAddress
+                                let box2 = QOutBox(o: o2)
+                                ctx.parallelFor(mp, cost: 6 * kdim * os) { r in
+                                    let i0 = r.lowerBound * 6, i1 = min(m, r.upperBound * 6)
+                                    var oo = box2.o
+                                    oo.rowsum_a = oo.rowsum_a.map { $0 + i0 }
+                                    oo.scale = oo.scale.map { $0 + i0 }
+                                    oo.bias = oo.bias.map { $0 + i0 }
+                                    place(&oo, yAddr, zAddr, i0 * os)
+                                    let pa = UnsafeRawPointer(bitPattern: praw).map { $0 + onyx_qgemm_packed_a_bytes(i0, kdim) }
+                                    onyx_qgemm(i1 - i0, os, kdim, pa, UnsafeRawPointer(bitPattern: bAddr), &oo, 0, (os + nr - 1) / nr)
                                 }
                             }
                         }
