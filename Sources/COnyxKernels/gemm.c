@@ -592,7 +592,28 @@ static void kernel_avx512_12xn(size_t kc, const float *ap0, const float *ap1, co
                                size_t i, size_t j, const onyx_epilogue *ep) {
     __m256 l0 = _mm256_setzero_ps(), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
     const __mmask8 six = 0x3f;
-    for (size_t p = 0; p < kc; p++) {
+    size_t p0 = 0;
+    if (cols == 1) {
+        // One column (N = 49 = 32 + 16 + 1): two FMAs per k on one accumulator pair would wait on the FMA latency
+        // every step; four pairs over consecutive k run back to back, then are summed.
+        __m256 l4 = l0, l5 = l0, l6 = l0, h4 = l0, h5 = l0, h6 = l0;
+        for (; p0 + 4 <= kc; p0 += 4) {
+            const float *x = ap0 + p0 * MR, *y = ap1 + p0 * MR, *bv = bp0 + p0 * NR;
+            __m256 b0 = _mm256_broadcast_ss(bv), b1 = _mm256_broadcast_ss(bv + NR);
+            __m256 b2 = _mm256_broadcast_ss(bv + 2 * NR), b3 = _mm256_broadcast_ss(bv + 3 * NR);
+            l0 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, x), b0, l0);
+            h0 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, y), b0, h0);
+            l4 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, x + MR), b1, l4);
+            h4 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, y + MR), b1, h4);
+            l5 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, x + 2 * MR), b2, l5);
+            h5 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, y + 2 * MR), b2, h5);
+            l6 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, x + 3 * MR), b3, l6);
+            h6 = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(six, y + 3 * MR), b3, h6);
+        }
+        l0 = _mm256_add_ps(_mm256_add_ps(l0, l4), _mm256_add_ps(l5, l6));
+        h0 = _mm256_add_ps(_mm256_add_ps(h0, h4), _mm256_add_ps(h5, h6));
+    }
+    for (size_t p = p0; p < kc; p++) {
         __m256 a = _mm256_maskz_loadu_ps(six, ap0 + p * MR), b = _mm256_maskz_loadu_ps(six, ap1 + p * MR);
         const float *bv = bp0 + p * NR;
         __m256 x = _mm256_broadcast_ss(bv);
