@@ -143,7 +143,13 @@ public struct Tensor: Sendable, CustomStringConvertible {
         let t = Tensor.uninitialized(T.dtype, shape: shape)
         values.withUnsafeBufferPointer { src in
             let dst = t.storage.pointer.bindMemory(to: T.self, capacity: max(values.count, 1))
-            for i in 0..<src.count { dst[i] = src[i] }
+            if _isPOD(T.self), let b = src.baseAddress {
+                // One block copy: element by element, unspecialized generic code goes through a value witness per
+                // element (tens of ms for a model's folded weights at load).
+                UnsafeMutableRawPointer(dst).copyMemory(from: b, byteCount: src.count * MemoryLayout<T>.stride)
+            } else {
+                for i in 0..<src.count { dst[i] = src[i] }
+            }
         }
         self = t
     }

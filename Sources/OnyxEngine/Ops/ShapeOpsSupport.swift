@@ -54,12 +54,27 @@ func stridedCopy(_ src: Tensor, base: Int, strides: [Int], shape: [Int], into ds
         let src: Tensor, dst: Tensor, base: Int, strides: [Int], shape: [Int]
         func visit<T>(_: T.Type) throws {
             try withMovePointers(src, dst, T.self) { s, d in
-                stridedLoop(s + base, strides, shape, d)
+                // The fixed-width cases call stridedLoop with a concrete type, so it is specialized: generic code
+                // copies each element through a value witness (ConstantOfShape filling ResNet-50's 98 MiB of
+                // light-model weights took ~35 ms of its load that way).
+                if T.self == UInt32.self { stridedLoop(rebound(s, UInt32.self) + base, strides, shape, rebound(d, UInt32.self)) }
+                else if T.self == UInt64.self { stridedLoop(rebound(s, UInt64.self) + base, strides, shape, rebound(d, UInt64.self)) }
+                else if T.self == UInt16.self { stridedLoop(rebound(s, UInt16.self) + base, strides, shape, rebound(d, UInt16.self)) }
+                else if T.self == UInt8.self { stridedLoop(rebound(s, UInt8.self) + base, strides, shape, rebound(d, UInt8.self)) }
+                else { stridedLoop(s + base, strides, shape, d) }
             }
         }
     }
     if Tensor.count(shape) == 0 { return }
     try dispatchStorage(src.dtype, V(src: src, dst: dst, base: base, strides: strides, shape: shape))
+}
+
+/// `p` viewed as `U` (a fixed-width integer of the same width as `T`, checked by the caller).
+@inline(__always)
+func rebound<T, U>(_ p: UnsafePointer<T>, _: U.Type) -> UnsafePointer<U> { UnsafeRawPointer(p).assumingMemoryBound(to: U.self) }
+@inline(__always)
+func rebound<T, U>(_ p: UnsafeMutablePointer<T>, _: U.Type) -> UnsafeMutablePointer<U> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: U.self)
 }
 
 @inline(__always)
