@@ -28,32 +28,32 @@ public struct ZipArchive: Sendable {
             i -= 1
         }
         guard eocd >= 0 else { throw ZipError("not a zip archive, or a truncated one: no end-of-central-directory record") }
-        let r = Reader(bytes)
-        let count = try r.u16(eocd + 10)
-        let cdOffset = try r.u32(eocd + 16)
+        let r = ByteReader(zip: bytes)
+        let count = try r.i16(eocd + 10)
+        let cdOffset = try r.i32(eocd + 16)
         guard cdOffset != 0xFFFF_FFFF, count != 0xFFFF else { throw ZipError("zip64 archives with more than 65534 members are not supported") }
         guard cdOffset <= eocd else { throw ZipError("zip archive is truncated or corrupt (central directory out of range)") }
         var out: [Entry] = []
         var p = cdOffset
         for _ in 0..<count {
-            guard try r.u32(p) == 0x0201_4B50 else { throw ZipError("zip archive is corrupt (bad central directory entry)") }
-            let method = try r.u16(p + 10)
-            let crc = UInt32(try r.u32(p + 16))
-            var csize = try r.u32(p + 20), usize = try r.u32(p + 24)
-            let nameLen = try r.u16(p + 28), extraLen = try r.u16(p + 30), commentLen = try r.u16(p + 32)
-            var local = try r.u32(p + 42)
+            guard try r.i32(p) == 0x0201_4B50 else { throw ZipError("zip archive is corrupt (bad central directory entry)") }
+            let method = try r.i16(p + 10)
+            let crc = try r.u32(p + 16)
+            var csize = try r.i32(p + 20), usize = try r.i32(p + 24)
+            let nameLen = try r.i16(p + 28), extraLen = try r.i16(p + 30), commentLen = try r.i16(p + 32)
+            var local = try r.i32(p + 42)
             let name = String(decoding: try r.slice(p + 46, nameLen), as: UTF8.self)
             // Zip64 extended information (header id 1): 64-bit values for the fields saturated at 0xFFFFFFFF,
             // in the order uncompressed size, compressed size, local header offset.
             var e = p + 46 + nameLen
             let eEnd = e + extraLen
             while e + 4 <= eEnd {
-                let id = try r.u16(e), len = try r.u16(e + 2)
+                let id = try r.i16(e), len = try r.i16(e + 2)
                 if id == 1 {
                     var q = e + 4
-                    if usize == 0xFFFF_FFFF { usize = try r.u64(q); q += 8 }
-                    if csize == 0xFFFF_FFFF { csize = try r.u64(q); q += 8 }
-                    if local == 0xFFFF_FFFF { local = try r.u64(q) }
+                    if usize == 0xFFFF_FFFF { usize = try r.i64(q); q += 8 }
+                    if csize == 0xFFFF_FFFF { csize = try r.i64(q); q += 8 }
+                    if local == 0xFFFF_FFFF { local = try r.i64(q) }
                 }
                 e += 4 + len
             }
@@ -68,9 +68,9 @@ public struct ZipArchive: Sendable {
     /// The uncompressed bytes of entry `name`.
     public func read(_ name: String) throws -> [UInt8] {
         guard let e = entries.first(where: { $0.name == name }) else { throw ZipError("the archive has no '\(name)' entry") }
-        let r = Reader(bytes)
-        guard try r.u32(e.localHeaderOffset) == 0x0403_4B50 else { throw ZipError("zip entry '\(name)' is corrupt (bad local header)") }
-        let start = e.localHeaderOffset + 30 + (try r.u16(e.localHeaderOffset + 26)) + (try r.u16(e.localHeaderOffset + 28))
+        let r = ByteReader(zip: bytes)
+        guard try r.i32(e.localHeaderOffset) == 0x0403_4B50 else { throw ZipError("zip entry '\(name)' is corrupt (bad local header)") }
+        let start = e.localHeaderOffset + 30 + (try r.i16(e.localHeaderOffset + 26)) + (try r.i16(e.localHeaderOffset + 28))
         guard start <= bytes.count, e.compressedSize <= bytes.count - start else {
             throw ZipError("zip entry '\(name)' is truncated (needs \(e.compressedSize) bytes at \(start), file has \(bytes.count))")
         }
@@ -89,24 +89,21 @@ public struct ZipArchive: Sendable {
         guard CRC32.checksum(data) == e.crc else { throw ZipError("zip entry '\(name)' fails its CRC-32 check (corrupt)") }
         return data
     }
+}
 
-    /// Bounds-checked little-endian reads; values come back as non-negative Int (64-bit fields above 2^62 throw).
-    struct Reader {
-        let b: [UInt8]
-        init(_ b: [UInt8]) { self.b = b }
-        func check(_ at: Int, _ n: Int) throws {
-            guard at >= 0, n >= 0, at <= b.count, n <= b.count - at else {
-                throw ZipError("zip archive is truncated or corrupt (read of \(n) bytes at offset \(at), file has \(b.count))")
-            }
+/// The archive's fields as non-negative Int (64-bit fields above 2^62 throw); reads past the end throw `ZipError`.
+private extension ByteReader {
+    init(zip b: [UInt8]) {
+        self.init(b) { at, n, count in
+            ZipError("zip archive is truncated or corrupt (read of \(n) bytes at offset \(at), file has \(count))")
         }
-        func u16(_ at: Int) throws -> Int { try check(at, 2); return Int(b[at]) | Int(b[at + 1]) << 8 }
-        func u32(_ at: Int) throws -> Int { try check(at, 4); return try u16(at) | (try u16(at + 2)) << 16 }
-        func u64(_ at: Int) throws -> Int {
-            let hi = try u32(at + 4)
-            guard hi < 1 << 30 else { throw ZipError("zip archive is corrupt (64-bit size or offset out of range)") }
-            return try u32(at) | hi << 32
-        }
-        func slice(_ at: Int, _ n: Int) throws -> ArraySlice<UInt8> { try check(at, n); return b[at..<(at + n)] }
+    }
+    func i16(_ at: Int) throws -> Int { Int(try u16(at)) }
+    func i32(_ at: Int) throws -> Int { Int(try u32(at)) }
+    func i64(_ at: Int) throws -> Int {
+        let hi = try i32(at + 4)
+        guard hi < 1 << 30 else { throw ZipError("zip archive is corrupt (64-bit size or offset out of range)") }
+        return try i32(at) | hi << 32
     }
 }
 

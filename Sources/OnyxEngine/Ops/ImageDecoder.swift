@@ -73,7 +73,7 @@ struct ImageDecoderOp: TensorKernel {
     // MARK: BMP
 
     static func decodeBMP(_ b: [UInt8]) throws -> DecodedImage {
-        let r = ByteReader(b, bigEndian: false)
+        let r = ImageByteReader(b, bigEndian: false)
         let dataOffset = try r.u32(at: 10), headerSize = try r.u32(at: 14)
         guard headerSize >= 40 else { throw KernelError("BMP core headers are not supported") }
         let w = try Int(Int32(truncatingIfNeeded: r.u32(at: 18))), hRaw = try Int(Int32(truncatingIfNeeded: r.u32(at: 22)))
@@ -124,7 +124,7 @@ struct ImageDecoderOp: TensorKernel {
     // MARK: TIFF (uncompressed, 8-bit RGB or gray, chunky)
 
     static func decodeTIFF(_ b: [UInt8]) throws -> DecodedImage {
-        let r = ByteReader(b, bigEndian: b[0] == 0x4D)
+        let r = ImageByteReader(b, bigEndian: b[0] == 0x4D)
         let ifd = try r.u32(at: 4)
         let n = try r.u16(at: ifd)
         var tags: [Int: [Int]] = [:]
@@ -172,8 +172,9 @@ struct ImageDecoderOp: TensorKernel {
     }
 }
 
-/// Bounds-checked little/big-endian reads.
-struct ByteReader {
+/// Bounds-checked little/big-endian reads of image headers (TIFF/EXIF is either byte order; OnyxTensor's
+/// `ByteReader` is little-endian only).
+struct ImageByteReader {
     let b: [UInt8]
     let bigEndian: Bool
     init(_ b: [UInt8], bigEndian: Bool) { self.b = b; self.bigEndian = bigEndian }
@@ -195,7 +196,7 @@ struct ByteReader {
 
 enum PNGDecoder {
     static func decode(_ b: [UInt8]) throws -> DecodedImage {
-        let r = ByteReader(b, bigEndian: true)
+        let r = ImageByteReader(b, bigEndian: true)
         var pos = 8
         var w = 0, h = 0, depth = 0, colorType = 0
         var idat: [UInt8] = []

@@ -85,7 +85,7 @@ enum JPEGDecoder {
                                 61, 54, 47, 55, 62, 63]
 
     static func decode(_ b: [UInt8]) throws -> DecodedImage {
-        let r = ByteReader(b, bigEndian: true)
+        let r = ImageByteReader(b, bigEndian: true)
         var qt = [[Int]](repeating: [Int](repeating: 1, count: 64), count: 4)
         var dc = [Huffman](repeating: Huffman(), count: 4), ac = dc
         var comps: [Component] = []
