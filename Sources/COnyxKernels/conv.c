@@ -2,6 +2,7 @@
 // The GEMM micro-kernels and the im2col packer are in gemm.c.
 #include "onyx_kernels.h"
 #include <stdlib.h>
+#include <string.h>
 
 #define NRB 16   // B panel width of the packed layout (gemm.c's NR)
 #define MRB 6    // A panel height (gemm.c's MR)
@@ -44,6 +45,7 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
         int t = threads;
         if ((size_t)t > ceil_div(n, COL_UNIT)) t = (int)ceil_div(n, COL_UNIT);
         pl->shared = 0;
+        pl->padded = !pl->direct && c <= 8 && dh == 1 && dw == 1 && sw <= 2 && sh <= 2;
         pl->parts = t;
         for (int p = 0; p < t; p++) {
             pl->i0[p] = 0; pl->i1[p] = m;
@@ -63,6 +65,7 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
     // Few columns (deep layers): B is packed whole once, its panels split across the parts; then the GEMM is
     // split along the rows (output channels), in whole 12-row tiles.
     pl->shared = 1;
+    pl->padded = 0;
     size_t panels = ceil_div(n, NRB);
     int t = threads;
     if ((size_t)t > ceil_div(m, ROW_UNIT)) t = (int)ceil_div(m, ROW_UNIT);
@@ -79,6 +82,73 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
 
 size_t onyx_conv2d_shared_floats(const onyx_conv_plan *pl) {
     return pl->shared ? onyx_packed_b_size(pl->k, pl->n) : 0;
+}
+
+// Few input channels (the RGB stem: C = 3, 7x7 taps, stride 2): im2col_pack_b's per-tap setup (which lanes of a
+// panel fall inside the image) is amortised over only C channels and cost more than the copying (29% of the
+// stem's time alone). So a part first copies the input rows its columns read into a zero-padded buffer
+// (padded_rows); every tap then reads 16 lanes at a fixed stride from it, with no bounds: a panel inside one
+// output row reads one run of input, a panel crossing rows reads per-lane offsets found once per panel.
+typedef struct { const float *xp; size_t row0, rows, wp; } padded_input;
+
+static size_t padded_width(const onyx_conv_plan *pl) {
+    size_t need = (pl->ow - 1) * pl->sw + pl->kw, w = pl->w + pl->pw;
+    return need > w ? need : w;
+}
+
+// Padded rows [row0, row0 + rows) (padded coordinates: input row = padded row - ph), every channel.
+static void padded_rows(const onyx_conv_plan *pl, const float *x, size_t row0, size_t rows, size_t wp, float *buf) {
+    for (size_t c = 0; c < pl->c; c++)
+        for (size_t r = 0; r < rows; r++) {
+            float *d = buf + (c * rows + r) * wp;
+            long ih = (long)(row0 + r) - (long)pl->ph;
+            if (ih < 0 || ih >= (long)pl->h) { memset(d, 0, wp * 4); continue; }
+            memset(d, 0, pl->pw * 4);
+            memcpy(d + pl->pw, x + (c * pl->h + (size_t)ih) * pl->w, pl->w * 4);
+            memset(d + pl->pw + pl->w, 0, (wp - pl->pw - pl->w) * 4);
+        }
+}
+
+static inline __attribute__((always_inline))
+void pack_padded_body(const onyx_conv_plan *pl, const padded_input *in, size_t j0, size_t j1, float *dst) {
+    size_t KH = pl->kh, KW = pl->kw, sh = pl->sh, sw = pl->sw, k = pl->k, OW = pl->ow, wp = in->wp;
+    size_t plane = in->rows * wp;
+    for (size_t jp = j0; jp < j1; jp += NRB) {
+        float *d = dst + (jp - j0) / NRB * NRB * k;
+        size_t cols = min_sz(j1 - jp, NRB);
+        int run = jp % OW + cols <= OW;
+        size_t off[NRB];
+        for (size_t q = 0; q < NRB; q++) {
+            size_t j = jp + (q < cols ? q : cols - 1);   // lanes past the last column repeat it (never stored)
+            off[q] = ((j / OW) * sh - in->row0) * wp + (j % OW) * sw;
+        }
+        for (size_t c = 0; c < pl->c; c++)
+            for (size_t kh = 0; kh < KH; kh++)
+                for (size_t kw = 0; kw < KW; kw++) {
+                    const float *s = in->xp + c * plane + kh * wp + kw;
+                    float *o = d + ((c * KH + kh) * KW + kw) * NRB;
+                    if (run && sw == 1) { const float *r = s + off[0]; for (size_t q = 0; q < NRB; q++) o[q] = r[q]; }
+                    else if (run && sw == 2) { const float *r = s + off[0]; for (size_t q = 0; q < NRB; q++) o[q] = r[2 * q]; }
+                    else for (size_t q = 0; q < NRB; q++) o[q] = s[off[q]];
+                }
+    }
+}
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx2,fma")))
+static void pack_padded_avx512(const onyx_conv_plan *pl, const padded_input *in, size_t j0, size_t j1, float *dst) {
+    pack_padded_body(pl, in, j0, j1, dst);
+}
+__attribute__((target("avx2,fma")))
+static void pack_padded_avx2(const onyx_conv_plan *pl, const padded_input *in, size_t j0, size_t j1, float *dst) {
+    pack_padded_body(pl, in, j0, j1, dst);
+}
+#endif
+static void pack_padded(const onyx_conv_plan *pl, const padded_input *in, size_t j0, size_t j1, float *dst) {
+#if defined(__x86_64__)
+    if (onyx_cpu_has_avx512()) { pack_padded_avx512(pl, in, j0, j1, dst); return; }
+    if (onyx_cpu_has_avx2_fma()) { pack_padded_avx2(pl, in, j0, j1, dst); return; }
+#endif
+    pack_padded_body(pl, in, j0, j1, dst);
 }
 
 static void pack_cols(const onyx_conv_plan *pl, const float *x, size_t j0, size_t j1, float *dst) {
@@ -107,16 +177,32 @@ int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, con
     if (steps < 1 || steps > len) return -1;
     float *buf = aligned_alloc(64, (onyx_packed_b_size(pl->k, pl->chunk) * 4 + 63) / 64 * 64);
     if (!buf) return -1;
+    padded_input in = {0};
+    float *pbuf = NULL;
+    if (pl->padded) {
+        // The padded rows this part's output rows read; slack after them for the lanes of a partial last panel.
+        in.wp = padded_width(pl);
+        in.row0 = j0 / pl->ow * pl->sh;
+        in.rows = (j1 - 1) / pl->ow * pl->sh + pl->kh - in.row0;
+        size_t floats = pl->c * in.rows * in.wp + NRB * pl->sw + in.wp;
+        pbuf = malloc(floats * 4);
+        if (!pbuf) { free(buf); return -1; }
+        padded_rows(pl, x, in.row0, in.rows, in.wp, pbuf);
+        memset(pbuf + pl->c * in.rows * in.wp, 0, (floats - pl->c * in.rows * in.wp) * 4);
+        in.xp = pbuf;
+    }
     for (size_t q = 0; q < steps; q++) {
         size_t jc = j0 + bound(len, (int)steps, (int)q, COL_UNIT), je = j0 + bound(len, (int)steps, (int)q + 1, COL_UNIT);
         if (je <= jc) continue;
         if (je - jc > pl->chunk) { free(buf); return -1; }
-        pack_cols(pl, x, jc, je, buf);
+        if (pbuf) pack_padded(pl, &in, jc, je, buf);
+        else pack_cols(pl, x, jc, je, buf);
         onyx_epilogue e;
         const onyx_epilogue *pe = NULL;
         if (ep) { e = *ep; if (e.res) e.res += jc; pe = &e; }
         onyx_gemm_packed(pl->m, je - jc, pl->k, pa, buf, y + jc, pl->n, 0, i0, i1, 0, je - jc, pe);
     }
     free(buf);
+    free(pbuf);
     return 0;
 }

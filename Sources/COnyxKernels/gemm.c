@@ -554,6 +554,30 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
     }
 }
 
+// 6x32 variant for a last row block of at most 6 rows (M = 64 = 5*12 + 4: 66 rows computed instead of 72;
+// M = 256 = 21*12 + 4): one A panel, 12 zmm accumulators.
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_6x32(size_t kc, const float *ap0, const float *bp0, const float *bp1,
+                               float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                               size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 lo[MR], hi[MR];
+    for (int r = 0; r < MR; r++) { lo[r] = _mm512_setzero_ps(); hi[r] = _mm512_setzero_ps(); }
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp0 + p * NR), b1 = _mm512_load_ps(bp1 + p * NR);
+        const float *x = ap0 + p * MR;
+        if ((p & 1) == 0) _mm_prefetch((const char *)(x + A_PREFETCH), _MM_HINT_T0);
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(x[r]);
+            lo[r] = _mm512_fmadd_ps(a, b0, lo[r]); hi[r] = _mm512_fmadd_ps(a, b1, hi[r]);
+        }
+    }
+    float t[2][MR * NR] __attribute__((aligned(64)));
+    for (int r = 0; r < MR; r++) { _mm512_store_ps(t[0] + r * NR, lo[r]); _mm512_store_ps(t[1] + r * NR, hi[r]); }
+    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
+    store_tile_avx2(t[0], c, ldc, rows, c0, load, last, i, j, ep);
+    if (c1) store_tile_avx2(t[1], c + NR, ldc, rows, c1, load, last, i, j + NR, ep);
+}
+
 // 12x16 variant for a last column block of at most 16 columns (e.g. 196 = 6*32 + 4 output positions: 208
 // columns computed instead of 224).
 __attribute__((target("avx512f,avx2,fma")))
@@ -686,7 +710,8 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                                 // 17..20 columns: a full 16-column tile and 1..4 single columns (N = 49).
                                 kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, NR, load, last, ir, jr, ep);
                                 kernel_avx512_12xn(kc, ap0, ap1, bp1, cp + NR, ldc, rows, cols - NR, load, last, ir, jr + NR, ep);
-                            } else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            } else if (rows <= MR) kernel_avx512_6x32(kc, ap0, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
                         }
                     }
                 }

@@ -21,6 +21,9 @@ typedef struct {
     /// shared; 0: each part packs its own columns in nchunks[p] near-equal chunks cut at 32-column tiles, of at
     /// most `chunk` columns.
     int shared;
+    /// 1: few input channels (the RGB stem), stride <= 2, no dilation, not shared: each part copies its input rows
+    /// once into a zero-padded buffer and packs from it without per-tap bounds (see conv.c).
+    int padded;
     size_t chunk;
     size_t nchunks[ONYX_CONV_MAX_PARTS];
     size_t i0[ONYX_CONV_MAX_PARTS], i1[ONYX_CONV_MAX_PARTS], j0[ONYX_CONV_MAX_PARTS], j1[ONYX_CONV_MAX_PARTS];
