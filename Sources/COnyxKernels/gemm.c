@@ -688,10 +688,13 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
         // Zero panels beyond m / n are packed as zeros, so a 12x32 block may read one panel past a partial edge
         // only when that panel exists; otherwise it reads the same panel twice and stores nothing from it.
         size_t mpan = (m + MR - 1) / MR, npan = (n + NR - 1) / NR;
+        // One row block (a matrix-vector product, M = 1: a classifier head): K is not blocked, so each pair of
+        // B panels streams from memory in one sequential run.
+        size_t kblock = i1 - i0 <= 2 * MR ? k : PKC;
         for (size_t jc = j0; jc < j1; jc += PNC) {
             size_t jce = jc + PNC < j1 ? jc + PNC : j1;
-            for (size_t pc = 0; pc < k; pc += PKC) {
-                size_t kc = k - pc < PKC ? k - pc : PKC;
+            for (size_t pc = 0; pc < k; pc += kblock) {
+                size_t kc = k - pc < kblock ? k - pc : kblock;
                 int load = accumulate || pc > 0, last = pc + kc >= k;
                 for (size_t ic = i0; ic < i1; ic += PMC) {
                     size_t ice = ic + PMC < i1 ? ic + PMC : i1;

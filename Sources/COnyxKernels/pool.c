@@ -1,6 +1,7 @@
 // 2-D max / average pooling on NCHW float planes (no indices): the in-bounds window range is computed per
 // output row and column, so the inner loops carry no bounds checks.
 #include "onyx_kernels.h"
+#include "onyx_vmath.h"
 #include <math.h>
 
 // [lo, hi) of kernel taps t with 0 <= start + t*d < limit.
@@ -144,6 +145,12 @@ static void pool_separable_avx2(const float *x, float *y, size_t p0, size_t p1, 
 void onyx_pool2d(const float *x, float *y, size_t p0, size_t p1, size_t H, size_t W, size_t OH, size_t OW,
                  size_t KH, size_t KW, size_t sh, size_t sw, size_t ph, size_t pw, size_t dh, size_t dw,
                  size_t padded_h, size_t padded_w, int average, int count_include_pad) {
+    if (OH == 1 && OW == 1 && KH == H && KW == W && ph == 0 && pw == 0 && H * W > 0) {
+        // The window is the whole plane (ResNet's final 7x7 AveragePool): one vector reduction per plane.
+        for (size_t pl = p0; pl < p1; pl++)
+            y[pl] = average ? onyx_vreduce(x + pl * H * W, H * W, 0) / (float)(H * W) : onyx_vreduce(x + pl * H * W, H * W, 1);
+        return;
+    }
     if (dh == 1 && dw == 1 && KW <= W + 2 * pw) {
         float stackbuf[4096 + 32];
         float *acc = W <= 4096 ? stackbuf : malloc((W + 32) * sizeof(float));
