@@ -25,7 +25,7 @@ for n in g.node:
         oh = (x[2] + pads[0] + pads[2] - w[2]) // st[0] + 1; ow = (x[3] + pads[1] + pads[3] - w[3]) // st[1] + 1
         shapes[n.output[0]] = [x[0], w[0], oh, ow]
         M, K, N = w[0], w[1] * w[2] * w[3], oh * ow
-        info[n.name] = (M, K, N, 2 * M * K * N, f"{w[1]}->{M} k{w[2]} s{st[0]} out{oh}")
+        info[n.name or n.output[0]] = (M, K, N, 2 * M * K * N, f"{w[1]}->{M} k{w[2]} s{st[0]} out{oh}")
     elif n.op_type == "MaxPool" and x:
         k = a["kernel_shape"]; st = a.get("strides", [1, 1]); pads = a.get("pads", [0, 0, 0, 0])
         shapes[n.output[0]] = [x[0], x[1], (x[2] + pads[0] + pads[2] - k[0]) // st[0] + 1, (x[3] + pads[1] + pads[3] - k[1]) // st[1] + 1]

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Per-operator timing, on when the environment variable ONYX_PROFILE is set: the executor adds each step's
-/// wall time under its op type (`ONYX_PROFILE=node`: under each node's name), and a table sorted by total time is
-/// printed to standard error at exit.
+/// wall time under its op type (`ONYX_PROFILE=node`: under each node's name, or its first output's when it has
+/// none), and a table sorted by total time is printed to standard error at exit.
 final class OpProfiler: @unchecked Sendable {
     // Safety of `@unchecked Sendable`: `totals` is only touched under `lock`.
     static let shared = OpProfiler()
@@ -14,7 +14,7 @@ final class OpProfiler: @unchecked Sendable {
 
     /// The profile row of a node: its op type, with group and kernel shape for convolutions.
     static func key(_ n: Node) -> String {
-        if perNode { return "\(n.name) (\(n.opType))" }
+        if perNode { return "\(n.name.isEmpty ? n.outputs.first ?? "" : n.name) (\(n.opType))" }   // unnamed: first output
         guard n.opType.hasSuffix("Conv") else { return n.opType }
         var k = n.opType
         if case .int(let g)? = n.attributes["group"], g > 1 { k += " g\(g)" }
