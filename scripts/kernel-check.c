@@ -292,18 +292,22 @@ static void check_pool(void) {
     report("per-channel affine + activation vs double", ea, 1e-6);
 }
 
-// 3x3 depthwise convolution, stride 1 and 2 (the padded-plane paths) and stride 3 (the general one), vs double.
+// 3x3 depthwise convolution, stride 1 and 2 (the padded-plane paths, and on AVX-512 the register-row kernel for
+// stride 2 and rows of <= 16) and stride 3 (the general one), vs double; every other case with a residual and Clip.
 static void check_dwconv(void) {
     long cases[][5] = {{9, 9, 1, 1, 2}, {8, 10, 1, 1, 2}, {7, 7, 0, 0, 2}, {11, 6, 2, 2, 2}, {5, 13, 1, 0, 2}, {56, 56, 1, 1, 2},
-                       {1, 1, 1, 1, 2}, {12, 17, 1, 1, 1}, {10, 10, 1, 1, 3}};
+                       {1, 1, 1, 1, 2}, {12, 17, 1, 1, 1}, {10, 10, 1, 1, 3}, {7, 7, 1, 1, 1}, {14, 14, 1, 1, 1},
+                       {15, 35, 1, 1, 2}, {9, 40, 1, 1, 1}, {6, 16, 2, 2, 1}, {13, 33, 0, 1, 2}};
     double worst = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         long C = 3, H = cases[c][0], W = cases[c][1], P = cases[c][2], Q = cases[c][3], S = cases[c][4];
         long OH = (H + 2 * P - 3) / S + 1, OW = (W + 2 * Q - 3) / S + 1;
-        float *x = malloc(C * H * W * 4), *y = malloc(C * OH * OW * 4), w[27], b[3] = {0.1f, -0.2f, 0.3f};
+        int fused = c % 2;
+        float *x = malloc(C * H * W * 4), *y = malloc(C * OH * OW * 4), *res = malloc(C * OH * OW * 4), w[27], b[3] = {0.1f, -0.2f, 0.3f};
         for (long i = 0; i < C * H * W; i++) x[i] = frand();
         for (long i = 0; i < 27; i++) w[i] = frand();
-        onyx_dwconv2d(x, w, b, NULL, y, 0, C, H, W, OH, OW, 3, 3, S, S, P, Q, 1, 1, 0, 0, 0);
+        for (long i = 0; i < C * OH * OW; i++) res[i] = frand();
+        onyx_dwconv2d(x, w, b, fused ? res : NULL, y, 0, C, H, W, OH, OW, 3, 3, S, S, P, Q, 1, 1, fused ? 2 : 0, -0.5f, 0.75f);
         for (long ch = 0; ch < C; ch++)
             for (long oh = 0; oh < OH; oh++)
                 for (long ow = 0; ow < OW; ow++) {
@@ -313,9 +317,10 @@ static void check_dwconv(void) {
                             long ih = oh * S + kh - P, iw = ow * S + kw - Q;
                             if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += (double)w[ch * 9 + kh * 3 + kw] * x[(ch * H + ih) * W + iw];
                         }
+                    if (fused) s = fmin(fmax(s + res[(ch * OH + oh) * OW + ow], -0.5), 0.75);
                     worst = fmax(worst, fabs(s - y[(ch * OH + oh) * OW + ow]));
                 }
-        free(x); free(y);
+        free(x); free(y); free(res);
     }
     report("depthwise 3x3 convolution vs double", worst, 1e-5);
 }
