@@ -252,9 +252,9 @@ static void ref_pool(const float *x, double *y, long H, long W, long OH, long OW
 
 static void check_pool(void) {
     // (H, W, kernel, stride, pad): SqueezeNet's 3x3 s2, DenseNet's 2x2 s2, ShuffleNet's padded 3x3 s2, stride 1,
-    // ResNet's whole-plane 7x7 (one reduction per plane).
+    // ResNet's whole-plane 7x7 (one reduction per plane); rows of several 16-column chunks (AVX-512 max pooling).
     long cases[][5] = {{23, 37, 3, 2, 0}, {16, 16, 2, 2, 0}, {15, 29, 3, 2, 1}, {9, 40, 3, 1, 1}, {7, 5, 5, 3, 2}, {57, 57, 3, 2, 1},
-                       {7, 7, 7, 1, 0}};
+                       {7, 7, 7, 1, 0}, {9, 70, 3, 2, 1}, {6, 33, 2, 1, 0}, {4, 50, 3, 1, 1}, {5, 36, 2, 2, 1}};
     double worst = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         long H = cases[c][0], W = cases[c][1], K = cases[c][2], S = cases[c][3], P = cases[c][4];

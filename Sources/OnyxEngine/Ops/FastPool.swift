@@ -21,3 +21,24 @@ func fastPool2d(_ x: Tensor, _ g: WindowGeometry, average: Bool, countIncludePad
     }
     return y
 }
+
+/// Fast path for float32 GlobalAveragePool / GlobalMaxPool: one vector reduction per plane, planes in parallel
+/// (SqueezeNet's 1000 planes of 13x13: the generic loop took 0.068 ms). Returns nil when the case is not covered.
+func fastGlobalPool(_ x: Tensor, average: Bool, ctx: RunContext) -> Tensor? {
+    guard x.dtype == .float32, x.rank >= 2 else { return nil }
+    let planes = x.shape[0] * x.shape[1]
+    let size = Tensor.count(Array(x.shape.dropFirst(2)))
+    let y = Tensor.uninitialized(.float32, shape: Array(x.shape.prefix(2)) + Array(repeating: 1, count: x.rank - 2))
+    if planes == 0 { return y }
+    let xs = FusedPtr(p: UnsafePointer(x.rawPointer.assumingMemoryBound(to: Float.self)))
+    let ys = FusedMutPtr(p: y.mutablePointer(Float.self))
+    ctx.parallelFor(planes, cost: max(size, 1)) { r in
+        guard let xp = xs.p else { return }
+        for pl in r {
+            if size == 0 { ys.p[pl] = average ? 0 : -Float.infinity; continue }
+            let v = onyx_vreduce(xp + pl * size, size, average ? 0 : 1)
+            ys.p[pl] = average ? v / Float(size) : v
+        }
+    }
+    return y
+}

@@ -158,6 +158,7 @@ struct GlobalPoolOp: TensorKernel {
     func compute(_ inputs: [Tensor?], _ ctx: RunContext) throws -> [Tensor] {
         let x = try inputs.required(0, "X")
         guard x.rank >= 2 else { throw KernelError("global pooling needs rank >= 2 input, got \(x.shape)") }
+        if kind != .lp, let y = fastGlobalPool(x, average: kind == .average, ctx: ctx) { return [y] }
         return [try nnDispatch(x.dtype, Run(op: self, x: x))]
     }
 
