@@ -32,7 +32,7 @@ static void ref_gemm(size_t m, size_t n, size_t k, const float *a, const float *
 }
 
 static void check_gemm(void) {
-    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}, {25, 49, 300}, {13, 196, 40}, {12, 36, 70}, {30, 20, 17}};
+    size_t sizes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {13, 35, 300}, {64, 64, 64}, {150, 70, 520}, {5, 3, 2}, {24, 96, 600}, {25, 49, 300}, {13, 196, 40}, {12, 36, 70}, {30, 20, 17}, {20, 70, 40}, {32, 35, 50}};
     double worst = 0, worstPacked = 0, worstClip = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
@@ -169,6 +169,9 @@ static const size_t conv_geos[][11] = {   // C H W KH KW sh sw ph pw dh dw
     {2, 6, 2, 1, 3, 1, 1, 0, 4, 1, 1}, {8, 30, 30, 1, 1, 1, 1, 0, 0, 1, 1}, {6, 29, 31, 3, 3, 1, 1, 1, 1, 1, 1},
     {2, 10, 17, 3, 3, 1, 3, 1, 1, 1, 1}, {3, 12, 40, 3, 3, 2, 2, 1, 1, 1, 1}, {2, 9, 9, 3, 3, 2, 2, 0, 0, 2, 2},
     {3, 40, 64, 7, 7, 2, 2, 3, 3, 1, 1}, {3, 30, 50, 3, 3, 1, 1, 1, 1, 1, 1},   // padded small-C path, many chunks
+    // AVX-512 rows mode (stride 1, K >= 4M, output rows >= 14): B read in place from the padded input
+    {8, 20, 40, 3, 3, 1, 1, 1, 1, 1, 1}, {16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1}, {7, 9, 17, 5, 5, 1, 1, 2, 2, 1, 1},
+    {12, 15, 16, 3, 3, 1, 1, 0, 0, 1, 1}, {40, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1},
 };
 
 static void check_conv(void) {
@@ -180,6 +183,9 @@ static void check_conv(void) {
         size_t OH = (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1, OW = (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1;
         size_t K = C * KH * KW, N = OH * OW, M = 13;
         float *x = malloc(C * H * W * 4), *w = malloc(M * K * 4), *bias = malloc(M * 4), *y = malloc(M * N * 4);
+        float *res = malloc(M * N * 4);
+        int with_res = g % 2;   // every other geometry adds a residual before the ReLU
+        for (size_t i = 0; i < M * N; i++) res[i] = frand();
         for (size_t i = 0; i < C * H * W; i++) x[i] = frand();
         for (size_t i = 0; i < M * K; i++) w[i] = frand();
         for (size_t i = 0; i < M; i++) bias[i] = frand();
@@ -206,7 +212,7 @@ static void check_conv(void) {
             size_t sf = onyx_conv2d_shared_floats(&plan);
             float *shared = sf ? aligned_alloc(64, (sf * 4 + 63) / 64 * 64) : NULL;
             for (int p = 0; p < plan.parts; p++) onyx_conv2d_pack_part(&plan, p, x, shared);
-            onyx_epilogue ep = {bias, 1, NULL, 0, 1, 0, 0};
+            onyx_epilogue ep = {bias, 1, with_res ? res : NULL, N, 1, 0, 0};
             for (size_t i = 0; i < M * N; i++) y[i] = NAN;
             for (int p = 0; p < plan.parts; p++) onyx_conv2d_run_part(&plan, p, x, pa, shared, &ep, y);
             free(shared);
@@ -218,12 +224,13 @@ static void check_conv(void) {
                         long ih = (long)((j / OW) * sh + kh * dh) - (long)ph, iw = (long)((j % OW) * sw + kw * dw) - (long)pw;
                         if (ih >= 0 && ih < (long)H && iw >= 0 && iw < (long)W) s += (double)w[o * K + p] * x[c * H * W + ih * W + iw];
                     }
+                    if (with_res) s += res[o * N + j];
                     s = s > 0 ? s : 0;
                     double e = fabs(y[o * N + j] - s) / sqrt((double)K);
                     worst = isnan(e) ? INFINITY : fmax(worst, e);
                 }
         }
-        free(x); free(w); free(bias); free(y); free(d); free(pa);
+        free(x); free(w); free(bias); free(y); free(d); free(pa); free(res);
     }
     report("im2col packing (wrong elements)", (double)bad, 0);
     report("conv driver vs direct conv, 1-3 parts", worst, 2e-6);

@@ -44,6 +44,8 @@ int onyx_cpu_has_avx2_fma(void) {
 // 9 MiB in ResNet-50) stream from L3 / memory once per column chunk, faster than the hardware prefetcher fetches
 // them (512x4608x49 convolution: 120 -> 170 GFLOP/s AVX-512, 65 -> 80 AVX2, one thread; benchmarks/conv_shapes.c).
 #define A_PREFETCH 192
+// K block of the packed GEMM drivers (onyx_gemm_packed, onyx_gemm_rows).
+#define PKC 256
 
 static inline float a_at(int t, const float *a, size_t lda, size_t i, size_t p) {
     return t ? a[p * lda + i] : a[i * lda + p];
@@ -554,28 +556,47 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
     }
 }
 
-// 6x32 variant for a last row block of at most 6 rows (M = 64 = 5*12 + 4: 66 rows computed instead of 72;
-// M = 256 = 21*12 + 4): one A panel, 12 zmm accumulators.
-__attribute__((target("avx512f,avx2,fma")))
-static void kernel_avx512_6x32(size_t kc, const float *ap0, const float *bp0, const float *bp1,
-                               float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
-                               size_t i, size_t j, const onyx_epilogue *ep) {
-    __m512 lo[MR], hi[MR];
-    for (int r = 0; r < MR; r++) { lo[r] = _mm512_setzero_ps(); hi[r] = _mm512_setzero_ps(); }
+// 6x32 and 8x32 variants for a last row block of at most 6 or 8 rows (M = 64 = 5*12 + 4: 66 rows computed instead
+// of 72; M = 128 = 10*12 + 8, M = 32 = 2*12 + 8: 8 instead of 12): 12 or 16 zmm accumulators over one A panel, or
+// one and the first two rows of the next.
+__attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline))
+void kernel_avx512_rx32(const int R, size_t kc, const float *ap0, const float *ap1, const float *bp0, const float *bp1,
+                        float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                        size_t i, size_t j, const onyx_epilogue *ep) {
+    __m512 lo[8], hi[8];
+    for (int r = 0; r < R; r++) { lo[r] = _mm512_setzero_ps(); hi[r] = _mm512_setzero_ps(); }
     for (size_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(bp0 + p * NR), b1 = _mm512_load_ps(bp1 + p * NR);
-        const float *x = ap0 + p * MR;
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
         if ((p & 1) == 0) _mm_prefetch((const char *)(x + A_PREFETCH), _MM_HINT_T0);
-        for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(x[r]);
+        for (int r = 0; r < R; r++) {
+            __m512 a = _mm512_set1_ps(r < MR ? x[r] : y[r - MR]);
             lo[r] = _mm512_fmadd_ps(a, b0, lo[r]); hi[r] = _mm512_fmadd_ps(a, b1, hi[r]);
         }
     }
-    float t[2][MR * NR] __attribute__((aligned(64)));
-    for (int r = 0; r < MR; r++) { _mm512_store_ps(t[0] + r * NR, lo[r]); _mm512_store_ps(t[1] + r * NR, hi[r]); }
+    float t[4][MR * NR] __attribute__((aligned(64)));
+    for (int r = 0; r < R; r++) {
+        _mm512_store_ps(t[r < MR ? 0 : 2] + (r % MR) * NR, lo[r]); _mm512_store_ps(t[r < MR ? 1 : 3] + (r % MR) * NR, hi[r]);
+    }
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
     size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
-    store_tile_avx2(t[0], c, ldc, rows, c0, load, last, i, j, ep);
-    if (c1) store_tile_avx2(t[1], c + NR, ldc, rows, c1, load, last, i, j + NR, ep);
+    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
+    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
+    if (r1) {
+        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
+        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
+    }
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_6x32(size_t kc, const float *ap0, const float *bp0, const float *bp1, float *c, size_t ldc,
+                               size_t rows, size_t cols, int load, int last, size_t i, size_t j, const onyx_epilogue *ep) {
+    kernel_avx512_rx32(6, kc, ap0, ap0, bp0, bp1, c, ldc, rows, cols, load, last, i, j, ep);
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void kernel_avx512_8x32(size_t kc, const float *ap0, const float *ap1, const float *bp0, const float *bp1,
+                               float *c, size_t ldc, size_t rows, size_t cols, int load, int last, size_t i, size_t j,
+                               const onyx_epilogue *ep) {
+    kernel_avx512_rx32(8, kc, ap0, ap1, bp0, bp1, c, ldc, rows, cols, load, last, i, j, ep);
 }
 
 // 12x16 variant for a last column block of at most 16 columns (e.g. 196 = 6*32 + 4 output positions: 208
@@ -656,14 +677,79 @@ static void kernel_avx512_12xn(size_t kc, const float *ap0, const float *ap1, co
     tile_store_scalar(t[0], c, ldc, r0, cols, load, last, i, j, ep);
     if (r1) tile_store_scalar(t[1], c + MR * ldc, ldc, r1, cols, load, last, i + MR, j, ep);
 }
+
+// C[m x n] = A * B for a stride-1 convolution whose B is never packed: B[p][j] = xb[koff[p] + j], rows of a
+// zero-padded input read in place (koff[p]: the plane, row and column offset of patch row p), columns the output
+// positions along the padded width. R (12 or 6) rows x 32 columns; the A values are broadcast as in the packed
+// kernels, the B rows loaded unaligned. Writes (load = 0) or adds to (load = 1) rows x 32 of c.
+__attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline))
+void rows_kernel_body(const int R, size_t kc, const float *ap0, const float *ap1, const float *xb, const long *koff,
+                      float *c, size_t ldc, size_t rows, int load) {
+    __m512 lo[12], hi[12];
+    for (int r = 0; r < R; r++) { lo[r] = _mm512_setzero_ps(); hi[r] = _mm512_setzero_ps(); }
+    for (size_t p = 0; p < kc; p++) {
+        const float *b = xb + koff[p];
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        const float *x = ap0 + p * MR, *y = ap1 + p * MR;
+        if ((p & 1) == 0) _mm_prefetch((const char *)(x + A_PREFETCH), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512 a = _mm512_set1_ps(r < MR ? x[r] : y[r - MR]);
+            lo[r] = _mm512_fmadd_ps(a, b0, lo[r]); hi[r] = _mm512_fmadd_ps(a, b1, hi[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        if ((size_t)r >= rows) break;
+        float *cr = c + r * ldc;
+        __m512 v0 = lo[r], v1 = hi[r];
+        if (load) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + 16)); }
+        _mm512_storeu_ps(cr, v0); _mm512_storeu_ps(cr + 16, v1);
+    }
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void rows_kernel_12(size_t kc, const float *ap0, const float *ap1, const float *xb, const long *koff,
+                           float *c, size_t ldc, size_t rows, int load) {
+    rows_kernel_body(12, kc, ap0, ap1, xb, koff, c, ldc, rows, load);
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void rows_kernel_8(size_t kc, const float *ap0, const float *ap1, const float *xb, const long *koff,
+                          float *c, size_t ldc, size_t rows, int load) {
+    rows_kernel_body(8, kc, ap0, ap1, xb, koff, c, ldc, rows, load);
+}
+__attribute__((target("avx512f,avx2,fma")))
+static void rows_kernel_6(size_t kc, const float *ap0, const float *xb, const long *koff,
+                          float *c, size_t ldc, size_t rows, int load) {
+    rows_kernel_body(6, kc, ap0, ap0, xb, koff, c, ldc, rows, load);
+}
+
+int onyx_gemm_rows(size_t m, size_t n, size_t k, const float *pa, const float *xb, const long *koff, float *c, size_t ldc) {
+    if (!onyx_cpu_has_avx512() || n % 32 != 0) return 0;
+    size_t mpan = (m + MR - 1) / MR;
+    for (size_t pc = 0; pc < k; pc += PKC) {
+        size_t kc = k - pc < PKC ? k - pc : PKC;
+        for (size_t jr = 0; jr < n; jr += 32)
+            for (size_t ir = 0; ir < m; ir += 2 * MR) {
+                size_t rows = m - ir < 2 * MR ? m - ir : 2 * MR, ip = ir / MR;
+                const float *ap0 = pa + ip * MR * k + pc * MR;
+                const float *ap1 = pa + (ip + 1 < mpan ? ip + 1 : ip) * MR * k + pc * MR;
+                // Last tiles of 1-6 and 7-8 rows (M = 64 = 5*12 + 4, M = 32 = 2*12 + 8) run shorter kernels.
+                if (rows <= MR) rows_kernel_6(kc, ap0, xb + jr, koff + pc, c + ir * ldc + jr, ldc, rows, pc > 0);
+                else if (rows <= 8) rows_kernel_8(kc, ap0, ap1, xb + jr, koff + pc, c + ir * ldc + jr, ldc, rows, pc > 0);
+                else rows_kernel_12(kc, ap0, ap1, xb + jr, koff + pc, c + ir * ldc + jr, ldc, rows, pc > 0);
+            }
+    }
+    return 1;
+}
 #endif
 
 #ifndef ONYX_X86
 int onyx_cpu_has_avx512(void) { return 0; }
+int onyx_gemm_rows(size_t m, size_t n, size_t k, const float *pa, const float *xb, const long *koff, float *c, size_t ldc) {
+    (void)m; (void)n; (void)k; (void)pa; (void)xb; (void)koff; (void)c; (void)ldc;
+    return 0;
+}
 #endif
 
 #define PMC 144
-#define PKC 256
 #define PNC 1024
 
 void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float *pb, float *c, size_t ldc,
@@ -714,6 +800,7 @@ void onyx_gemm_packed(size_t m, size_t n, size_t k, const float *pa, const float
                                 kernel_avx512_12x16(kc, ap0, ap1, bp0, cp, ldc, rows, NR, load, last, ir, jr, ep);
                                 kernel_avx512_12xn(kc, ap0, ap1, bp1, cp + NR, ldc, rows, cols - NR, load, last, ir, jr + NR, ep);
                             } else if (rows <= MR) kernel_avx512_6x32(kc, ap0, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
+                            else if (rows <= 8) kernel_avx512_8x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
                             else kernel_avx512_12x32(kc, ap0, ap1, bp0, bp1, cp, ldc, rows, cols, load, last, ir, jr, ep);
                         }
                     }
