@@ -180,6 +180,27 @@ static void pack_padded(const onyx_conv_plan *pl, const padded_input *in, size_t
     pack_padded_body(pl, in, j0, j1, dst);
 }
 
+// Asks for the input that columns [j0, j1) will pack, while the GEMM of the current chunk runs: per channel one
+// contiguous range (the input rows under those output rows; for a direct 1x1 the columns themselves). Inside a
+// whole model the early layers' maps come from memory, and a chunk reads one short run per channel (K streams),
+// more than the hardware prefetcher follows.
+static void prefetch_cols(const onyx_conv_plan *pl, const float *x, size_t j0, size_t j1) {
+    if (j0 >= j1) return;
+    size_t a, b, plane = pl->h * pl->w;
+    if (pl->direct) { a = j0; b = j1; }
+    else {
+        long r0 = (long)(j0 / pl->ow * pl->sh) - (long)pl->ph, r1 = (long)((j1 - 1) / pl->ow * pl->sh + (pl->kh - 1) * pl->dh) - (long)pl->ph + 1;
+        if (r0 < 0) r0 = 0;
+        if (r1 > (long)pl->h) r1 = (long)pl->h;
+        if (r0 >= r1) return;
+        a = (size_t)r0 * pl->w; b = (size_t)r1 * pl->w;
+    }
+    for (size_t c = 0; c < pl->c; c++) {
+        const char *p = (const char *)(x + c * plane + a), *e = (const char *)(x + c * plane + b);
+        for (; p < e; p += 64) __builtin_prefetch(p, 0, 3);
+    }
+}
+
 static void pack_cols(const onyx_conv_plan *pl, const float *x, size_t j0, size_t j1, float *dst) {
     if (pl->direct) onyx_pack_b(0, pl->k, j1 - j0, x + j0, pl->n, dst, 0, ceil_div(j1 - j0, NRB));
     else onyx_im2col_pack_b(x, pl->c, pl->h, pl->w, pl->oh, pl->ow, pl->kh, pl->kw, pl->sh, pl->sw, pl->ph, pl->pw,
@@ -278,6 +299,8 @@ int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, con
         if (je - jc > pl->chunk) { free(buf); return -1; }
         if (pbuf) pack_padded(pl, &in, jc, je, buf);
         else pack_cols(pl, x, jc, je, buf);
+        if (q + 1 < steps && !pbuf)
+            prefetch_cols(pl, x, j0 + bound(len, (int)steps, (int)q + 1, COL_UNIT), j0 + bound(len, (int)steps, (int)q + 2, COL_UNIT));
         onyx_epilogue e;
         const onyx_epilogue *pe = NULL;
         if (ep) { e = *ep; if (e.res) e.res += jc; pe = &e; }
