@@ -41,12 +41,14 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
     pl->chunk = 0;
     pl->rows = 0; pl->padded = 0;
     if (onyx_cpu_has_avx512() && !pl->direct && sh == 1 && sw == 1 && dh == 1 && dw == 1 && (kh > 1 || kw > 1) &&
-        m <= 64 && pl->k >= 4 * m && oh > 0 && ow > 0) {
+        m <= 64 && pl->k >= 4 * m && oh > 0 && ow > 0 && c * (oh + kh - 1) * (ow + kw - 1) <= ((size_t)1 << 20)) {
         // Few output channels for many patch rows (DenseNet's 128 -> 32 3x3, ResNet's 64 -> 64 3x3): packing the
         // patch matrix is a large share of the time when it feeds only m <= 64 rows, so it is read in place from
         // the padded input instead (benchmarks/conv_shapes.c, 2 threads: 128->32 at 56x56 3.77 -> 3.06 ms, at 14x14
         // 1.43 -> 1.17; 64->64 at 56x56 1.59 -> 1.53). The (kw - 1) junk columns per output row cost more than the
-        // packing they save once m >= 128 (128->128 at 28x28 1.53 -> 1.61, 256->256 at 14x14 2.60 -> 3.01).
+        // packing they save once m >= 128 (128->128 at 28x28 1.53 -> 1.61, 256->256 at 14x14 2.60 -> 3.01). The
+        // padded input must stay small (<= 4 MiB): VGG-19's 64 x 226 x 226 (13 MB) copy streamed through memory
+        // and its 64->64 layer went from 10.8 to 14.3 ms.
         pl->rows = 1; pl->shared = 1;
         pl->hp = oh + kh - 1; pl->wp = ow + kw - 1;
         size_t np = ceil_div(oh * pl->wp, 32) * 32;
@@ -258,16 +260,21 @@ int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, con
     size_t i0 = pl->i0[part], i1 = pl->i1[part], j0 = pl->j0[part], j1 = pl->j1[part];
     if (i0 >= i1 || j0 >= j1) return 0;
     if (pl->rows) {
-        size_t k = pl->k, taps = pl->kh * pl->kw, ld = j1 - j0;
+        // Blocks of 256 columns: each block's m x 256 result stays in L2 from its GEMM to its kept columns.
+        size_t k = pl->k, taps = pl->kh * pl->kw, blk = 256;
         long *koff = malloc(k * sizeof(long));
-        float *cs = aligned_alloc(64, (pl->m * ld * 4 + 63) / 64 * 64);
+        float *cs = aligned_alloc(64, pl->m * blk * 4);
         if (!koff || !cs || !shared) { free(koff); free(cs); return -1; }
         for (size_t p = 0; p < k; p++) {
             size_t c = p / taps, t = p % taps;
             koff[p] = (long)(c * pl->hp * pl->wp + (t / pl->kw) * pl->wp + t % pl->kw);
         }
-        int done = onyx_gemm_rows(pl->m, ld, k, pa, shared + j0, koff, cs, ld);
-        if (done) rows_keep(pl, cs, j0, j1, ep, y);
+        int done = 1;
+        for (size_t jb = j0; jb < j1 && done; jb += blk) {
+            size_t nb = j1 - jb < blk ? j1 - jb : blk;
+            done = onyx_gemm_rows(pl->m, nb, k, pa, shared + jb, koff, cs, nb);
+            if (done) rows_keep(pl, cs, jb, jb + nb, ep, y);
+        }
         free(koff); free(cs);
         return done ? 0 : -1;
     }
