@@ -183,7 +183,7 @@ static int maxpool_avx512(const float *x, float *y, size_t p0, size_t p1, size_t
                     const float *r = xp + (h0 + kh) * (long)W + base[q];
                     v0 = _mm512_max_ps(v0, _mm512_mask_loadu_ps(ninf, vm[q][0], r));
                     v1 = _mm512_max_ps(v1, _mm512_mask_loadu_ps(ninf, vm[q][1], r + 16));
-                    if (s == 2) v2 = _mm512_max_ps(v2, _mm512_mask_loadu_ps(ninf, vm[q][2], r + 32));
+                    if (s == 2 && KW > 2) v2 = _mm512_max_ps(v2, _mm512_mask_loadu_ps(ninf, vm[q][2], r + 32));
                 }
                 __m512 out;
                 if (s == 1) {
