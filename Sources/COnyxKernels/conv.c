@@ -40,7 +40,7 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
     size_t chunks = ceil_div(n, CHUNK);
     pl->chunk = 0;
     pl->rows = 0; pl->padded = 0;
-    if (onyx_cpu_has_avx512() && !pl->direct && sh == 1 && sw == 1 && dh == 1 && dw == 1 && (kh > 1 || kw > 1) &&
+    if ((onyx_cpu_has_avx512() || onyx_cpu_has_avx2_fma()) && !pl->direct && sh == 1 && sw == 1 && dh == 1 && dw == 1 && (kh > 1 || kw > 1) &&
         m <= 64 && pl->k >= 4 * m && oh > 0 && ow > 0 && c * (oh + kh - 1) * (ow + kw - 1) <= ((size_t)1 << 20)) {
         // Few output channels for many patch rows (DenseNet's 128 -> 32 3x3, ResNet's 64 -> 64 3x3): packing the
         // patch matrix is a large share of the time when it feeds only m <= 64 rows, so it is read in place from
@@ -226,8 +226,8 @@ void onyx_conv2d_pack_part(const onyx_conv_plan *pl, int part, const float *x, f
 
 // Rows mode, columns [j0, j1) of the oh x wp output computed along the padded width into cs (m rows, pitch j1 - j0):
 // the ow < OW columns go to y with bias, residual and activation.
-__attribute__((target("avx512f,avx2,fma")))
-static void rows_keep(const onyx_conv_plan *pl, const float *cs, size_t j0, size_t j1, const onyx_epilogue *ep, float *y) {
+static inline __attribute__((always_inline))
+void rows_keep_body(const onyx_conv_plan *pl, const float *cs, size_t j0, size_t j1, const onyx_epilogue *ep, float *y) {
     size_t wp = pl->wp, OW = pl->ow, n = pl->n, ld = j1 - j0;
     size_t oh1 = (j1 + wp - 1) / wp;
     if (oh1 > pl->oh) oh1 = pl->oh;
@@ -252,6 +252,24 @@ static void rows_keep(const onyx_conv_plan *pl, const float *cs, size_t j0, size
             if (act > 2) onyx_activation(dst, len, act, p0, p1);
         }
     }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx2,fma")))
+static void rows_keep_avx512(const onyx_conv_plan *pl, const float *cs, size_t j0, size_t j1, const onyx_epilogue *ep, float *y) {
+    rows_keep_body(pl, cs, j0, j1, ep, y);
+}
+__attribute__((target("avx2,fma")))
+static void rows_keep_avx2(const onyx_conv_plan *pl, const float *cs, size_t j0, size_t j1, const onyx_epilogue *ep, float *y) {
+    rows_keep_body(pl, cs, j0, j1, ep, y);
+}
+#endif
+static void rows_keep(const onyx_conv_plan *pl, const float *cs, size_t j0, size_t j1, const onyx_epilogue *ep, float *y) {
+#if defined(__x86_64__)
+    if (onyx_cpu_has_avx512()) { rows_keep_avx512(pl, cs, j0, j1, ep, y); return; }
+    if (onyx_cpu_has_avx2_fma()) { rows_keep_avx2(pl, cs, j0, j1, ep, y); return; }
+#endif
+    rows_keep_body(pl, cs, j0, j1, ep, y);
 }
 
 int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, const float *pa, const float *shared,

@@ -477,6 +477,21 @@ int onyx_cpu_has_avx512(void) {
     return cached;
 }
 
+// A finished tile of up to 12 x 32 held as four 6x16 quadrants (t[0] t[1] / t[2] t[3]), stored through the AVX2
+// store/epilogue.
+__attribute__((target("avx2,fma")))
+static void store_quadrants(float t[4][MR * NR], float *c, size_t ldc, size_t rows, size_t cols, int load, int last,
+                            size_t i, size_t j, const onyx_epilogue *ep) {
+    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
+    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
+    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
+    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
+    if (r1) {
+        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
+        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
+    }
+}
+
 // 12x32 AVX-512 micro-kernel over two adjacent A panels (6 rows each) and two adjacent B panels (16 columns
 // each): 24 zmm accumulators. Finished sub-tiles go through the AVX2 6x16 store/epilogue.
 __attribute__((target("avx512f,avx2,fma")))
@@ -546,14 +561,7 @@ static void kernel_avx512_12x32(size_t kc, const float *ap0, const float *ap1, c
     _mm512_store_ps(t[2] + 3 * NR, a90); _mm512_store_ps(t[3] + 3 * NR, a91);
     _mm512_store_ps(t[2] + 4 * NR, aa0); _mm512_store_ps(t[3] + 4 * NR, aa1);
     _mm512_store_ps(t[2] + 5 * NR, ab0); _mm512_store_ps(t[3] + 5 * NR, ab1);
-    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
-    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
-    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
-    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
-    if (r1) {
-        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
-        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
-    }
+    store_quadrants(t, c, ldc, rows, cols, load, last, i, j, ep);
 }
 
 // 6x32 and 8x32 variants for a last row block of at most 6 or 8 rows (M = 64 = 5*12 + 4: 66 rows computed instead
@@ -578,14 +586,7 @@ void kernel_avx512_rx32(const int R, size_t kc, const float *ap0, const float *a
     for (int r = 0; r < R; r++) {
         _mm512_store_ps(t[r < MR ? 0 : 2] + (r % MR) * NR, lo[r]); _mm512_store_ps(t[r < MR ? 1 : 3] + (r % MR) * NR, hi[r]);
     }
-    size_t r0 = rows < MR ? rows : MR, r1 = rows > MR ? rows - MR : 0;
-    size_t c0 = cols < NR ? cols : NR, c1 = cols > NR ? cols - NR : 0;
-    store_tile_avx2(t[0], c, ldc, r0, c0, load, last, i, j, ep);
-    if (c1) store_tile_avx2(t[1], c + NR, ldc, r0, c1, load, last, i, j + NR, ep);
-    if (r1) {
-        store_tile_avx2(t[2], c + MR * ldc, ldc, r1, c0, load, last, i + MR, j, ep);
-        if (c1) store_tile_avx2(t[3], c + MR * ldc + NR, ldc, r1, c1, load, last, i + MR, j + NR, ep);
-    }
+    store_quadrants(t, c, ldc, rows, cols, load, last, i, j, ep);
 }
 __attribute__((target("avx512f,avx2,fma")))
 static void kernel_avx512_6x32(size_t kc, const float *ap0, const float *bp0, const float *bp1, float *c, size_t ldc,
@@ -721,8 +722,45 @@ static void rows_kernel_6(size_t kc, const float *ap0, const float *xb, const lo
     rows_kernel_body(6, kc, ap0, ap0, xb, koff, c, ldc, rows, load);
 }
 
+// AVX2+FMA form: 6 rows x 16 columns (12 ymm accumulators), one A panel.
+__attribute__((target("avx2,fma")))
+static void rows_kernel_avx2(size_t kc, const float *ap, const float *xb, const long *koff, float *c, size_t ldc,
+                             size_t rows, int load) {
+    __m256 lo[MR], hi[MR];
+    for (int r = 0; r < MR; r++) { lo[r] = _mm256_setzero_ps(); hi[r] = _mm256_setzero_ps(); }
+    for (size_t p = 0; p < kc; p++) {
+        const float *b = xb + koff[p];
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        const float *x = ap + p * MR;
+        if ((p & 3) == 0) _mm_prefetch((const char *)(x + A_PREFETCH), _MM_HINT_T0);
+        for (int r = 0; r < MR; r++) {
+            __m256 a = _mm256_broadcast_ss(x + r);
+            lo[r] = _mm256_fmadd_ps(a, b0, lo[r]); hi[r] = _mm256_fmadd_ps(a, b1, hi[r]);
+        }
+    }
+    for (size_t r = 0; r < rows && r < MR; r++) {
+        float *cr = c + r * ldc;
+        __m256 v0 = lo[r], v1 = hi[r];
+        if (load) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); }
+        _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+static int gemm_rows_avx2(size_t m, size_t n, size_t k, const float *pa, const float *xb, const long *koff, float *c,
+                          size_t ldc) {
+    for (size_t pc = 0; pc < k; pc += PKC) {
+        size_t kc = k - pc < PKC ? k - pc : PKC;
+        for (size_t jr = 0; jr < n; jr += 16)
+            for (size_t ir = 0; ir < m; ir += MR)
+                rows_kernel_avx2(kc, pa + (ir / MR) * MR * k + pc * MR, xb + jr, koff + pc, c + ir * ldc + jr, ldc,
+                                 m - ir < MR ? m - ir : MR, pc > 0);
+    }
+    return 1;
+}
+
 int onyx_gemm_rows(size_t m, size_t n, size_t k, const float *pa, const float *xb, const long *koff, float *c, size_t ldc) {
-    if (!onyx_cpu_has_avx512() || n % 32 != 0) return 0;
+    if (n % 32 != 0) return 0;
+    if (!onyx_cpu_has_avx512()) return onyx_cpu_has_avx2_fma() ? gemm_rows_avx2(m, n, k, pa, xb, koff, c, ldc) : 0;
     size_t mpan = (m + MR - 1) / MR;
     for (size_t pc = 0; pc < k; pc += PKC) {
         size_t kc = k - pc < PKC ? k - pc : PKC;

@@ -24,7 +24,7 @@ typedef struct {
     /// 1: few input channels (the RGB stem), stride <= 2, no dilation, not shared: each part copies its input rows
     /// once into a zero-padded buffer and packs from it without per-tap bounds (see conv.c).
     int padded;
-    /// 1 (AVX-512, stride 1, no dilation, m <= 64, k >= 4m): B is not packed at all. The shared buffer
+    /// 1 (AVX-512 or AVX2, stride 1, no dilation, m <= 64, k >= 4m): B is not packed at all. The shared buffer
     /// holds the input zero-padded to hp x wp per channel (pack_part p: channels [pan0[p], pan1[p])), and part p
     /// computes the output along the padded width, columns [j0[p], j1[p]) of oh x wp (rounded up to 32), with
     /// onyx_gemm_rows into a scratch matrix, then keeps the ow < OW columns (see conv.c).

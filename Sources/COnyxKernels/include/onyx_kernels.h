@@ -71,7 +71,7 @@ void onyx_channel_affine(const float *x, float *y, size_t p0, size_t p1, size_t 
 void onyx_activation(float *x, size_t n, int act, float p0, float p1);
 /// C[m x n] (row-major, ldc) = A * B with A packed by onyx_pack_a (m x k) and B read in place: B[p][j] =
 /// xb[koff[p] + j] (a stride-1 convolution's zero-padded input). n must be a multiple of 32 and every
-/// xb[koff[p] + j] for j < n readable. AVX-512 only: returns 1 when done, 0 (nothing written) otherwise.
+/// xb[koff[p] + j] for j < n readable. AVX-512 or AVX2+FMA: returns 1 when done, 0 (nothing written) otherwise.
 int onyx_gemm_rows(size_t m, size_t n, size_t k, const float *pa, const float *xb, const long *koff, float *c, size_t ldc);
 /// Depthwise 2-D convolution (one filter per channel, NCHW) for channels [c0, c1) of one image.
 /// x: C planes of H*W; w: C filters of KH*KW; bias, res may be NULL; y: C planes of OH*OW.
