@@ -60,8 +60,6 @@ void onyx_conv2d_plan_init(onyx_conv_plan *pl, size_t m, size_t c, size_t h, siz
             pl->i0[p] = 0; pl->i1[p] = m;
             pl->j0[p] = bound(np, t, p, 32); pl->j1[p] = bound(np, t, p + 1, 32);
             pl->pan0[p] = bound(c, t, p, 1); pl->pan1[p] = bound(c, t, p + 1, 1);
-            pl->nchunks[p] = 1;
-            if (pl->j1[p] - pl->j0[p] > pl->chunk) pl->chunk = pl->j1[p] - pl->j0[p];
         }
         return;
     }
@@ -324,8 +322,7 @@ int onyx_conv2d_run_part(const onyx_conv_plan *pl, int part, const float *x, con
         if (je - jc > pl->chunk) { free(buf); return -1; }
         if (pbuf) pack_padded(pl, &in, jc, je, buf);
         else pack_cols(pl, x, jc, je, buf);
-        if (q + 1 < steps && !pbuf)
-            prefetch_cols(pl, x, j0 + bound(len, (int)steps, (int)q + 1, COL_UNIT), j0 + bound(len, (int)steps, (int)q + 2, COL_UNIT));
+        if (q + 1 < steps && !pbuf) prefetch_cols(pl, x, je, j0 + bound(len, (int)steps, (int)q + 2, COL_UNIT));
         onyx_epilogue e;
         const onyx_epilogue *pe = NULL;
         if (ep) { e = *ep; if (e.res) e.res += jc; pe = &e; }

@@ -681,7 +681,7 @@ static void kernel_avx512_12xn(size_t kc, const float *ap0, const float *ap1, co
 
 // C[m x n] = A * B for a stride-1 convolution whose B is never packed: B[p][j] = xb[koff[p] + j], rows of a
 // zero-padded input read in place (koff[p]: the plane, row and column offset of patch row p), columns the output
-// positions along the padded width. R (12 or 6) rows x 32 columns; the A values are broadcast as in the packed
+// positions along the padded width. R (12, 8 or 6) rows x 32 columns; the A values are broadcast as in the packed
 // kernels, the B rows loaded unaligned. Writes (load = 0) or adds to (load = 1) rows x 32 of c.
 __attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline))
 void rows_kernel_body(const int R, size_t kc, const float *ap0, const float *ap1, const float *xb, const long *koff,

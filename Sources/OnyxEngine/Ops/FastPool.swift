@@ -22,8 +22,9 @@ func fastPool2d(_ x: Tensor, _ g: WindowGeometry, average: Bool, countIncludePad
     return y
 }
 
-/// Fast path for float32 GlobalAveragePool / GlobalMaxPool: one vector reduction per plane, planes in parallel
-/// (SqueezeNet's 1000 planes of 13x13: the generic loop took 0.068 ms). Returns nil when the case is not covered.
+/// Fast path for float32 GlobalAveragePool / GlobalMaxPool: each plane is pooled as one row whose window is the
+/// whole row (onyx_pool2d's whole-plane case: one vector reduction per plane), planes in parallel (SqueezeNet's 1000
+/// planes of 13x13: the generic loop took 0.068 ms). Returns nil when the case is not covered.
 func fastGlobalPool(_ x: Tensor, average: Bool, ctx: RunContext) -> Tensor? {
     guard x.dtype == .float32, x.rank >= 2 else { return nil }
     let planes = x.shape[0] * x.shape[1]
@@ -34,11 +35,12 @@ func fastGlobalPool(_ x: Tensor, average: Bool, ctx: RunContext) -> Tensor? {
     let ys = FusedMutPtr(p: y.mutablePointer(Float.self))
     ctx.parallelFor(planes, cost: max(size, 1)) { r in
         guard let xp = xs.p else { return }
-        for pl in r {
-            if size == 0 { ys.p[pl] = average ? 0 : -Float.infinity; continue }
-            let v = onyx_vreduce(xp + pl * size, size, average ? 0 : 1)
-            ys.p[pl] = average ? v / Float(size) : v
+        if size == 0 {
+            for pl in r { ys.p[pl] = average ? 0 : -Float.infinity }
+            return
         }
+        onyx_pool2d(xp, ys.p, r.lowerBound, r.upperBound, 1, size, 1, 1, 1, size, 1, 1, 0, 0, 1, 1, 1, size,
+                    average ? 1 : 0, 0)
     }
     return y
 }
